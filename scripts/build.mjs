@@ -1,0 +1,31 @@
+// Builds two self-contained, minified ESM files with source maps:
+//   dist/claude-wif.mjs  the entry: only the hot path (`token` answered from a fresh cache)
+//   dist/cli.mjs         the full CLI (commander, every command, the sandbox), imported on demand
+// Two files rather than esbuild's code splitting: splitting scatters the hot path over many small
+// chunks, and every extra ES module costs start-up time (measured in bench/startup.mjs).
+import { build } from 'esbuild';
+import { readFileSync, rmSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.19',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  // @napi-rs/keyring ships a native binary: it stays a runtime dependency, never bundled.
+  external: ['@napi-rs/keyring'],
+  define: { __CLAUDE_WIF_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+};
+await build({ ...common, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/claude-wif.mjs' });
+await build({
+  ...common,
+  entryPoints: ['src/cli/full.ts'],
+  outfile: 'dist/cli.mjs',
+  // Some bundled CommonJS dependencies call require(); give the ESM bundle one.
+  banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
+});

@@ -1,0 +1,132 @@
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { WifError } from '../util/errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
+
+/** The SDK credentials shape (spec §4) plus claude-wif's own bookkeeping under one key. */
+export interface CachedToken {
+  accessToken: string;
+  expiresAt: number | null;
+  obtainedAt?: number | undefined;
+  /** Millisecond precision of obtainedAt, to tell "refreshed after I started waiting" apart. */
+  obtainedAtMs?: number | undefined;
+  /** The plan key the token was minted for; a mismatch means the inputs changed. */
+  key?: string | undefined;
+  scope?: string | undefined;
+  raw: Record<string, unknown>;
+}
+
+export const CREDENTIALS_VERSION = '1.0';
+const OWN = 'claude_wif';
+
+/**
+ * The strictest reader's rules (the Go SDK): no symlinks, no group/other permission bit, and a
+ * directory other users cannot write into. Throws insecure_file (exit 6); returns false when absent.
+ */
+export function checkSecretFile(path: string): boolean {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new WifError('insecure_file', `cannot inspect ${path}: ${(err as Error).message}`);
+  }
+  if (process.platform === 'win32') return true;
+  if (st.isSymbolicLink()) {
+    throw new WifError('insecure_file', `credentials file ${path} is a symlink; refusing to read or replace a secret through a link`, {
+      hint: `remove it (\`rm ${path}\`) and let claude-wif write a regular file, or point authentication.credentials_path at the real file`,
+    });
+  }
+  if (!st.isFile()) throw new WifError('insecure_file', `credentials path ${path} is not a regular file`, { hint: `remove ${path}` });
+  const mode = st.mode & 0o777;
+  if (mode & 0o077) {
+    throw new WifError('insecure_file', `credentials file ${path} has mode ${mode.toString(8).padStart(4, '0')}: other users could read or replace the token`, {
+      hint: `run \`chmod 600 ${path}\` (or delete it; it is only a cache)`,
+    });
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0 && st.uid !== process.getuid()) {
+    throw new WifError('insecure_file', `credentials file ${path} belongs to uid ${st.uid}, not to this user (uid ${process.getuid()})`, {
+      hint: `delete it or fix its owner; a token planted by another user must not be trusted`,
+    });
+  }
+  const dir = statSync(dirname(path));
+  // Group/world-writable without the sticky bit: anyone could rename a file of theirs over ours.
+  if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) {
+    throw new WifError('insecure_file', `directory ${dirname(path)} is writable by other users (mode ${(dir.mode & 0o777).toString(8)})`, {
+      hint: `run \`chmod 700 ${dirname(path)}\``,
+    });
+  }
+  return true;
+}
+
+/** Reads a cached token. Unsafe files throw; absent or unparseable files are a miss (undefined). */
+export function readCredentials(path: string): CachedToken | undefined {
+  if (!checkSecretFile(path)) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined; // corrupt cache: a miss, rewritten by the next exchange
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const d = data as Record<string, unknown>;
+  if (d['type'] !== undefined && d['type'] !== 'oauth_token') return undefined;
+  if (typeof d['access_token'] !== 'string' || !d['access_token']) return undefined;
+  const exp = d['expires_at'];
+  const own = d[OWN] && typeof d[OWN] === 'object' ? (d[OWN] as Record<string, unknown>) : {};
+  return {
+    accessToken: d['access_token'],
+    expiresAt: typeof exp === 'number' && Number.isFinite(exp) ? exp : null,
+    obtainedAt: typeof own['obtained_at'] === 'number' ? own['obtained_at'] : undefined,
+    obtainedAtMs: typeof own['obtained_at_ms'] === 'number' ? own['obtained_at_ms'] : undefined,
+    key: typeof own['key'] === 'string' ? own['key'] : undefined,
+    scope: typeof d['scope'] === 'string' ? d['scope'] : undefined,
+    raw: d,
+  };
+}
+
+/** Reads the existing document only to preserve keys this writer does not own. */
+function existingDocument(path: string): Record<string, unknown> {
+  try {
+    if (!checkSecretFile(path)) return {};
+    const d = JSON.parse(readFileSync(path, 'utf8'));
+    return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : {};
+  } catch (err) {
+    if (err instanceof WifError) throw err;
+    return {};
+  }
+}
+
+export interface TokenToStore {
+  accessToken: string;
+  expiresAt: number;
+  obtainedAt: number;
+  obtainedAtMs: number;
+  key: string;
+  scope?: string | undefined;
+  organizationId?: string | undefined;
+  workspaceId?: string | undefined;
+  source?: string | undefined;
+}
+
+/**
+ * Writes the SDK credentials file atomically (0600 in a 0700 directory), keeping keys written by
+ * others (refresh_token, account_email, …) — spec §4 "writers preserve keys they do not own".
+ */
+export function writeCredentials(path: string, t: TokenToStore): void {
+  ensurePrivateDir(dirname(path));
+  const previous = existingDocument(path);
+  const doc: Record<string, unknown> = {
+    ...previous,
+    version: CREDENTIALS_VERSION,
+    type: 'oauth_token',
+    access_token: t.accessToken,
+    expires_at: Math.floor(t.expiresAt),
+  };
+  if (t.scope) doc['scope'] = t.scope;
+  if (t.organizationId) doc['organization_uuid'] = t.organizationId;
+  if (t.workspaceId) doc['workspace_id'] = t.workspaceId;
+  else delete doc['workspace_id'];
+  doc[OWN] = { key: t.key, obtained_at: t.obtainedAt, obtained_at_ms: t.obtainedAtMs, ...(t.source ? { source: t.source } : {}) };
+  writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+}

@@ -1,0 +1,48 @@
+import { appendFileSync } from 'node:fs';
+import { emitPlanWarnings, type CommandContext } from '../context.js';
+import { getAccessToken } from '../../core/credentials.js';
+import { credentialEnv, TARGETS, type Target } from '../../output/credential-env.js';
+import { ENV_FORMATS, renderEnv, renderGithubEnvFile, type EnvFormat } from '../../output/shells.js';
+import { readEnv } from '../../config/paths.js';
+import { WifError } from '../../util/errors.js';
+import { parseMinTtl } from './token.js';
+
+export interface EnvOptions {
+  format?: string;
+  target?: string;
+  minTtl?: string;
+  forceRefresh?: boolean;
+}
+
+/** `claude-wif env`: assignments for a shell to eval, or GitHub Actions' $GITHUB_ENV. */
+export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<number> {
+  const format = opts.format ?? 'sh';
+  if (format !== 'github' && !(ENV_FORMATS as readonly string[]).includes(format)) {
+    throw new WifError('usage_error', `--format ${JSON.stringify(format)} is not one of ${[...ENV_FORMATS, 'github'].join(', ')}`);
+  }
+  const target = (opts.target ?? 'sdk') as Target;
+  if (!TARGETS.includes(target)) {
+    throw new WifError('usage_error', `--target ${JSON.stringify(opts.target)} is not one of ${TARGETS.join(', ')}`, {
+      hint: 'use --target claude-code for Claude Code (CLAUDE_CODE_OAUTH_TOKEN), sdk for SDK apps and curl (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS)',
+    });
+  }
+  const githubEnv = readEnv(ctx.io.env, 'GITHUB_ENV');
+  if (format === 'github' && !githubEnv) {
+    throw new WifError('usage_error', '--format github appends to $GITHUB_ENV, which is not set', {
+      hint: 'use it inside a GitHub Actions step, or choose --format sh/dotenv/json',
+    });
+  }
+  const plan = ctx.plan();
+  emitPlanWarnings(ctx, plan);
+  const token = await getAccessToken(plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) }, ctx.deps);
+  const vars = credentialEnv(token, plan.baseUrl.value, target, ctx.io.env);
+  if (format === 'github') {
+    // Mask first: from this line on the runner hides the token in every log.
+    ctx.io.stdout.write(`::add-mask::${token.token}\n`);
+    appendFileSync(githubEnv!, renderGithubEnvFile(vars));
+    ctx.log.info(`exported ${vars.filter((v) => v.value !== null).map((v) => v.name).join(', ')} to $GITHUB_ENV for the following steps`);
+    return 0;
+  }
+  ctx.io.stdout.write(renderEnv(format as EnvFormat, vars));
+  return 0;
+}

@@ -1,0 +1,141 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { resolveCacheDir, resolveConfigDir, validateProfileName, profilePath } from '../../config/paths.js';
+import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
+import { WifError } from '../../util/errors.js';
+import type { Sandbox, SandboxConfig } from '../../sandbox/server.js';
+
+export interface SandboxCommandOptions {
+  port?: string;
+  config?: string;
+  tokenLifetime?: string;
+  jwtLifetime?: string;
+  writeProfile?: string;
+  activate?: boolean;
+  demo?: boolean;
+}
+
+function intOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new WifError('usage_error', `${name} ${JSON.stringify(value)} must be a whole number between ${min} and ${max}`);
+  return n;
+}
+
+export interface RunningSandbox {
+  sandbox: Sandbox;
+  identityFile: string;
+  profile: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the sandbox and keeps an identity token file fresh the way kubelet does for a projected
+ * token: a new JWT well before the old one expires, so single-use jti never blocks a refresh.
+ */
+export async function startSandboxWithIdentityFile(opts: {
+  port?: number | undefined;
+  config?: Partial<SandboxConfig> | undefined;
+  tokenLifetime?: number | undefined;
+  jwtLifetime?: number | undefined;
+  identityDir: string;
+  name: string;
+}): Promise<RunningSandbox> {
+  const { startSandbox } = await import('../../sandbox/server.js');
+  const config = opts.config ? structuredClone(opts.config) : {};
+  const sandbox = await startSandbox({ port: opts.port ?? 0, config });
+  if (opts.tokenLifetime !== undefined) {
+    for (const rule of sandbox.config.rules) rule.token_lifetime_seconds = opts.tokenLifetime;
+  }
+  const jwtLifetime = opts.jwtLifetime ?? 300;
+  ensurePrivateDir(opts.identityDir);
+  const identityFile = join(opts.identityDir, `${opts.name}.jwt`);
+  const rotate = async () => writeFileAtomic(identityFile, `${await sandbox.mint({ lifetimeSeconds: jwtLifetime })}\n`, 0o600);
+  await rotate();
+  // Rotate often relative to the JWT's life: every exchange then finds a JWT it has never sent.
+  const timer = setInterval(() => void rotate().catch(() => {}), Math.max(1, Math.floor(jwtLifetime / 10)) * 1000);
+  timer.unref();
+  const profile = sandbox.profile({ identityTokenPath: identityFile });
+  return {
+    sandbox,
+    identityFile,
+    profile,
+    async stop() {
+      clearInterval(timer);
+      await sandbox.close();
+    },
+  };
+}
+
+/** `claude-wif sandbox`: runs the local WIF emulator until interrupted, or the demo with --demo. */
+export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOptions): Promise<number> {
+  if (opts.demo) return (await import('./demo.js')).runDemo(ctx);
+  const port = intOption('--port', opts.port, 0, 65535);
+  const tokenLifetime = intOption('--token-lifetime', opts.tokenLifetime, 60, 86400);
+  const jwtLifetime = intOption('--jwt-lifetime', opts.jwtLifetime, 10, 176400);
+  let config: Partial<SandboxConfig> | undefined;
+  if (opts.config) {
+    const { loadSandboxConfig } = await import('../../sandbox/server.js');
+    try {
+      config = await loadSandboxConfig(opts.config);
+    } catch (err) {
+      throw new WifError('config_invalid', `sandbox config ${opts.config}: ${(err as Error).message}`);
+    }
+  }
+  if (opts.activate && !opts.writeProfile) throw new WifError('usage_error', '--activate needs --write-profile <name>');
+
+  const configDir = resolveConfigDir(ctx.io.env, ctx.global.configDir).value;
+  let identityDir: string;
+  let tempDir: string | undefined;
+  const name = opts.writeProfile ?? 'sandbox';
+  if (opts.writeProfile) {
+    validateProfileName(opts.writeProfile, '--write-profile');
+    identityDir = join(resolveCacheDir(ctx.io.env).value, 'sandbox');
+  } else {
+    tempDir = mkdtempSync(join(tmpdir(), 'claude-wif-sandbox-'));
+    identityDir = tempDir;
+  }
+  const running = await startSandboxWithIdentityFile({ port, config, tokenLifetime, jwtLifetime, identityDir, name });
+  let written: string | undefined;
+  if (opts.writeProfile) {
+    written = profilePath(configDir, opts.writeProfile);
+    ensurePrivateDir(join(configDir, 'configs'));
+    writeFileAtomic(written, `${JSON.stringify(running.profile, null, 2)}\n`, 0o600);
+    if (opts.activate) writeFileSync(join(configDir, 'active_config'), `${opts.writeProfile}\n`, { mode: 0o600 });
+  }
+  const s = running.sandbox;
+  ctx.io.stdout.write(
+    `${JSON.stringify(
+      {
+        url: s.url,
+        issuer: s.issuerUrl,
+        jwks_uri: `${s.issuerUrl}/.well-known/jwks.json`,
+        token_endpoint: `${s.url}/v1/oauth/token`,
+        identity_token_file: running.identityFile,
+        ...(written ? { profile_path: written } : {}),
+        profile: running.profile,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const use = written ? (opts.activate ? 'claude-wif token' : `claude-wif --profile ${opts.writeProfile} token`) : `save "profile" above as ${join(configDir, 'configs', 'sandbox.json')}, then: claude-wif --profile sandbox token`;
+  ctx.log.info(`sandbox running at ${s.url} (issuer ${s.issuerUrl}); identity token rotates in ${running.identityFile}`);
+  ctx.log.info(`try: ${use}   — Ctrl-C to stop`);
+
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+  await running.stop();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  ctx.log.info('sandbox stopped');
+  return 0;
+}

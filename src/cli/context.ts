@@ -1,0 +1,51 @@
+import { resolvePlan, type Plan } from '../core/resolve.js';
+import type { CoreDeps } from '../core/credentials.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { userAgent } from '../version.js';
+import type { IO } from './io.js';
+
+/** Options every command accepts (ARCHITECTURE.md §3). */
+export interface GlobalOptions {
+  profile?: string;
+  configDir?: string;
+  identitySource?: string;
+  debug?: boolean;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+export interface CommandContext {
+  io: IO;
+  global: GlobalOptions;
+  log: Logger;
+  deps: CoreDeps;
+  plan(): Plan;
+}
+
+export function makeContext(io: IO, global: GlobalOptions): CommandContext {
+  const debug = global.debug || (io.env['CLAUDE_WIF_LOG'] ?? '').toLowerCase() === 'debug';
+  const log = createLogger(io.stderr, debug ? 'debug' : global.quiet ? 'quiet' : 'info');
+  const deps: CoreDeps = { env: io.env, clock: io.clock, log, userAgent: userAgent() };
+  let cached: Plan | undefined;
+  return {
+    io,
+    global,
+    log,
+    deps,
+    plan() {
+      cached ??= resolvePlan({
+        env: io.env,
+        cwd: io.cwd,
+        profile: global.profile,
+        configDir: global.configDir,
+        identitySource: global.identitySource,
+      });
+      return cached;
+    },
+  };
+}
+
+/** Warnings that belong with any command that uses credentials: shadowing variables and config disagreements. */
+export function emitPlanWarnings(ctx: CommandContext, plan: Plan): void {
+  for (const w of plan.warnings) ctx.log.warn(w);
+}

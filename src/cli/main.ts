@@ -1,0 +1,119 @@
+import { Command, CommanderError, Option } from 'commander';
+import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
+import type { IO } from './io.js';
+import { toWifError, WifError } from '../util/errors.js';
+import { redact } from '../util/redact.js';
+import { VERSION } from '../version.js';
+
+type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
+
+/**
+ * Builds the program. Command modules are imported inside their actions, so `claude-wif token`
+ * with a fresh cached token loads only the token command, the resolver and the file cache.
+ */
+export function buildProgram(io: IO, setExit: (code: number) => void): Command {
+  const program = new Command('claude-wif')
+    .description('Anthropic Workload Identity Federation credential helper: ambient OIDC identity in, short-lived Anthropic tokens out.')
+    .version(VERSION, '-V, --version')
+    .option('-p, --profile <name>', 'profile to use (default: $ANTHROPIC_PROFILE, then federation env vars, then active_config/"default")')
+    .option('--config-dir <dir>', 'SDK config directory (default: $ANTHROPIC_CONFIG_DIR or ~/.config/anthropic)')
+    .option('--identity-source <name>', 'override the identity source (also CLAUDE_WIF_IDENTITY_SOURCE)')
+    .option('--debug', 'redacted diagnostics on stderr (also CLAUDE_WIF_LOG=debug)')
+    .option('-q, --quiet', 'only errors on stderr')
+    .option('--no-color', 'no colour (also NO_COLOR; colour is only ever used on a terminal)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+
+  const action =
+    (load: () => Promise<Runner>) =>
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const opts = cmd.opts() as Record<string, unknown>;
+      const ctx = makeContext(io, cmd.optsWithGlobals() as GlobalOptions);
+      try {
+        setExit(await (await load())(ctx, opts, cmd));
+      } catch (err) {
+        setExit(reportError(ctx, err, Boolean(opts['json']) || opts['format'] === 'json'));
+      }
+    };
+
+  program
+    .command('token')
+    .description('print a fresh access token (sk-ant-oat01-…) and a newline on stdout')
+    .option('--min-ttl <seconds>', 'the token must be valid for at least this long', undefined)
+    .option('--force-refresh', 'exchange even if the cached token is fresh')
+    .addOption(new Option('--format <format>', 'raw token, or the SDK credentials JSON plus expires_in').choices(['raw', 'json']).default('raw'))
+    .action(action(async () => (await import('./commands/token.js')).runToken as Runner));
+
+  program
+    .command('env')
+    .description('print variables for a shell to eval (sets a Bearer token with the oauth beta; clears competing credentials)')
+    .addOption(new Option('--format <format>', 'output syntax').choices(['sh', 'fish', 'powershell', 'cmd', 'dotenv', 'json', 'github']).default('sh'))
+    .addOption(new Option('--target <client>', 'sdk: ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS; claude-code: CLAUDE_CODE_OAUTH_TOKEN').choices(['sdk', 'claude-code']).default('sdk'))
+    .option('--min-ttl <seconds>', 'the token must be valid for at least this long')
+    .option('--force-refresh', 'exchange even if the cached token is fresh')
+    .action(action(async () => (await import('./commands/env.js')).runEnv as Runner));
+
+  program
+    .command('credential-process')
+    .description('print one JSON document with the token and its expiry (epoch seconds and RFC 3339)')
+    .option('--min-ttl <seconds>', 'the token must be valid for at least this long')
+    .option('--force-refresh', 'exchange even if the cached token is fresh')
+    .action(action(async () => (await import('./commands/credential-process.js')).runCredentialProcess as Runner));
+
+  program
+    .command('status')
+    .description('offline: which profile and inputs won and why, the cached token, shadowing variables')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/status.js')).runStatus as Runner));
+
+  program
+    .command('sandbox')
+    .description('run the local WIF emulator (OIDC issuer + token endpoint + API) and print a ready profile')
+    .option('--port <port>', 'listen port on 127.0.0.1 (default: a free port)')
+    .option('--config <file>', 'sandbox configuration JSON (issuers, service accounts, rules)')
+    .option('--token-lifetime <seconds>', 'token_lifetime_seconds of the default rule')
+    .option('--jwt-lifetime <seconds>', 'lifetime of the identity JWTs the sandbox writes')
+    .option('--write-profile <name>', 'write configs/<name>.json (and a rotating identity token file) into the config dir')
+    .option('--activate', 'with --write-profile: make it the active profile (active_config)')
+    .option('--demo', 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit')
+    .action(action(async () => (await import('./commands/sandbox.js')).runSandbox as Runner));
+
+  return program;
+}
+
+/** Prints an error to stderr (and as JSON on stdout for --json callers); returns its exit code. */
+export function reportError(ctx: Pick<CommandContext, 'io' | 'log'>, err: unknown, json: boolean): number {
+  const e = toWifError(err);
+  const lines = [`claude-wif: error: ${e.message}`];
+  if (e.hint) lines.push(`  fix: ${e.hint}`);
+  lines.push(`  (${e.code}, exit ${e.exitCode})`);
+  ctx.io.stderr.write(`${lines.join('\n')}\n`);
+  const cause = (e as { cause?: unknown }).cause;
+  if (e.code === 'internal_error' && err instanceof Error && err.stack) ctx.log.debug(redact(err.stack));
+  else if (cause instanceof Error) ctx.log.debug(`cause: ${cause.message}`);
+  if (json) ctx.io.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
+  return e.exitCode;
+}
+
+/** Runs the CLI in-process against the given IO; resolves to the exit code. */
+export async function run(argv: string[], io: IO): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (c) => (exitCode = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit 0; everything else is a usage error (exit 2).
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    const ctx = makeContext(io, {});
+    return reportError(ctx, err instanceof WifError ? err : err, false);
+  }
+  return exitCode;
+}

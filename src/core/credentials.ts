@@ -1,0 +1,175 @@
+import { join } from 'node:path';
+import type { Env } from '../config/paths.js';
+import { readEnv } from '../config/paths.js';
+import { readCredentials } from '../cache/file-store.js';
+import { cachedToken, type AccessToken } from './cache-hit.js';
+import type { Clock } from '../util/clock.js';
+import { nowSeconds } from '../util/clock.js';
+import { WifError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { describeAge } from '../util/jwt.js';
+import type { Plan } from './resolve.js';
+
+export interface CoreDeps {
+  env: Env;
+  clock: Clock;
+  log: Logger;
+  userAgent: string;
+}
+
+export interface GetTokenOptions {
+  /** The token must have at least this many seconds left. */
+  minTtl?: number;
+  /** Exchange even if the cache holds a fresh token. */
+  forceRefresh?: boolean;
+}
+
+export type { AccessToken } from './cache-hit.js';
+
+/** Deadlines, overridable for slow links and for tests. */
+export function timeouts(env: Env): { requestMs: number; overallMs: number } {
+  const num = (name: string, fallback: number) => {
+    const v = Number(readEnv(env, name));
+    return Number.isFinite(v) && v > 0 ? v : fallback;
+  };
+  return { requestMs: num('CLAUDE_WIF_HTTP_TIMEOUT_MS', 10_000), overallMs: num('CLAUDE_WIF_TIMEOUT_MS', 30_000) };
+}
+
+/**
+ * A fresh access token for the plan: from the cache when it is fresh enough, otherwise through
+ * one exchange per cache key across all processes on this machine.
+ */
+export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: CoreDeps): Promise<AccessToken> {
+  const minTtl = opts.minTtl ?? 0;
+  if (!opts.forceRefresh) {
+    const hit = cachedToken(plan, deps, minTtl);
+    if (hit) {
+      deps.log.debug(`cache hit ${plan.cache.path} (expires in ${describeAge((hit.expiresAt ?? 0) - nowSeconds(deps.clock))})`);
+      return hit;
+    }
+  }
+  if (plan.kind === 'user_oauth') return userOAuthToken(plan, deps, minTtl);
+
+  const { acquireLock } = await import('../cache/lock.js');
+  const { requestMs, overallMs } = timeouts(deps.env);
+  const started = deps.clock.now();
+  const lockPath = join(plan.cacheDir.value, 'locks', `${plan.cache.key}.lock`);
+  // Another process that refreshed while we waited satisfies us, even for --force-refresh.
+  const refreshedSinceStart = (): AccessToken | undefined => {
+    const t = cachedToken(plan, deps, minTtl);
+    if (!t) return undefined;
+    if (opts.forceRefresh && !(t.obtainedAtMs !== undefined && t.obtainedAtMs >= started)) return undefined;
+    return t;
+  };
+  let found: AccessToken | undefined;
+  const lock = await acquireLock(lockPath, {
+    clock: deps.clock,
+    waitMs: overallMs + 5_000,
+    staleMs: overallMs * 2 + 10_000,
+    satisfied: () => (found = refreshedSinceStart()) !== undefined,
+  });
+  if (!lock.acquired) {
+    deps.log.debug('another claude-wif process refreshed the token while this one waited');
+    return found!;
+  }
+  try {
+    const again = refreshedSinceStart();
+    if (again) return again;
+    return await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl);
+  } finally {
+    lock.release();
+  }
+}
+
+async function exchangeAndStore(plan: Plan, deps: CoreDeps, t: { requestMs: number; deadline: number }, minTtl: number): Promise<AccessToken> {
+  const [{ obtainIdentity }, { exchangeToken }, { writeCredentials }] = await Promise.all([
+    import('./identity.js'),
+    import('../exchange/token-endpoint.js'),
+    import('../cache/file-store.js'),
+  ]);
+  let first = await obtainIdentity(plan, deps, t.requestMs);
+  const reservations = [first.reservation];
+  const mintsOnDemand = first.mintsOnDemand;
+  let result;
+  try {
+    result = await exchangeToken(
+      {
+        baseUrl: plan.baseUrl.value,
+        assertion: first.jwt,
+        federationRuleId: plan.federationRuleId!.value,
+        organizationId: plan.organizationId!.value,
+        serviceAccountId: plan.serviceAccountId?.value,
+        workspaceId: plan.workspaceId?.value,
+        userAgent: deps.userAgent,
+      },
+      {
+        clock: deps.clock,
+        log: deps.log,
+        timeoutMs: t.requestMs,
+        retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 4_000, deadline: t.deadline },
+        // A retry may reach a server that already consumed the jti: send a fresh JWT when the source can mint one.
+        ...(mintsOnDemand
+          ? {
+              nextAssertion: async () => {
+                first = await obtainIdentity(plan, deps, t.requestMs);
+                reservations.push(first.reservation);
+                return first.jwt;
+              },
+            }
+          : {}),
+      },
+    );
+  } catch (err) {
+    // The assertion provably never reached a server that could consume it: give it back.
+    if (err instanceof WifError && (err.code === 'exchange_bad_request' || (err.code === 'endpoint_unreachable' && err.details?.['sent'] === false))) {
+      for (const r of reservations) r?.release();
+    }
+    throw err;
+  }
+  const nowMs = deps.clock.now();
+  const now = Math.floor(nowMs / 1000);
+  const token: AccessToken = {
+    token: result.accessToken,
+    expiresAt: result.expiresAt,
+    obtainedAt: now,
+    obtainedAtMs: nowMs,
+    scope: result.scope,
+    fromCache: false,
+    cachePath: plan.cache.path,
+  };
+  deps.log.debug(`exchange ok: token expires in ${describeAge(result.expiresAt - now)}${result.requestId ? ` (request-id ${result.requestId})` : ''}`);
+  if (result.expiresAt - now <= minTtl) {
+    deps.log.warn(`the minted token lives ${result.expiresIn}s, less than the requested --min-ttl ${minTtl}s (the lifetime is capped at twice the JWT's remaining validity and by the rule's token_lifetime_seconds)`);
+  }
+  try {
+    writeCredentials(plan.cache.path, {
+      accessToken: result.accessToken,
+      expiresAt: result.expiresAt,
+      obtainedAt: now,
+      obtainedAtMs: nowMs,
+      key: plan.cache.key,
+      scope: result.scope,
+      organizationId: plan.organizationId?.value,
+      workspaceId: plan.workspaceId?.value,
+      source: plan.identity?.source.value,
+    });
+  } catch (err) {
+    if (err instanceof WifError) throw err;
+    // Caching is an optimisation; the token itself is good. Say so once.
+    deps.log.warn(`could not write the token cache ${plan.cache.path}: ${(err as Error).message}; every call will exchange again`);
+  }
+  return token;
+}
+
+function userOAuthToken(plan: Plan, deps: CoreDeps, minTtl: number): AccessToken {
+  const c = readCredentials(plan.cache.path);
+  if (!c) {
+    throw new WifError('credentials_expired', `the user_oauth profile "${plan.profile?.name}" has no token in ${plan.cache.path}`, {
+      hint: 'this profile is kept fresh by another process (claude-wif exec/agent, or the ant CLI); start it, or use a federation profile',
+    });
+  }
+  const left = c.expiresAt === null ? Infinity : c.expiresAt - nowSeconds(deps.clock);
+  throw new WifError('credentials_expired', `the token in ${plan.cache.path} ${left > 0 ? `has only ${Math.floor(left)}s left (needs more than ${minTtl}s)` : 'has expired'} and a user_oauth profile cannot be refreshed by claude-wif`, {
+    hint: 'whoever writes this file (claude-wif exec/agent, the ant CLI) must be running and refreshing it',
+  });
+}

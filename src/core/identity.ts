@@ -1,0 +1,46 @@
+import { reserveAssertion, type Reservation } from '../cache/ledger.js';
+import { detectSource } from '../identity/detect.js';
+import { loadSource } from '../identity/source.js';
+import { nowSeconds } from '../util/clock.js';
+import { preflightJwt, type PreflightResult } from '../util/jwt.js';
+import type { CoreDeps } from './credentials.js';
+import type { Plan } from './resolve.js';
+
+export interface ObtainedIdentity {
+  jwt: string;
+  origin: string;
+  source: string;
+  /** Why this source (detection reason or configuration origin). */
+  reason: string;
+  mintsOnDemand: boolean;
+  claims: PreflightResult;
+  reservation: Reservation | undefined;
+}
+
+/** Chooses the source (auto-detecting when asked), fetches the JWT and checks it locally. */
+export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number): Promise<Omit<ObtainedIdentity, 'reservation'>> {
+  const identity = plan.identity!;
+  let name = identity.source.value;
+  let reason = `configured by ${identity.source.origin}`;
+  let options = identity.options;
+  if (name === 'auto') {
+    const d = detectSource(deps.env);
+    name = d.source;
+    reason = `auto-detected: ${d.reason}`;
+    options = { ...d.options, ...identity.options };
+  }
+  const source = await loadSource(name);
+  deps.log.debug(`identity source ${name} (${reason}): ${source.describe(options, deps.env)}`);
+  const got = await source.fetch({ env: deps.env, clock: deps.clock, log: deps.log, options, timeoutMs });
+  const claims = preflightJwt(got.jwt, nowSeconds(deps.clock));
+  return { jwt: got.jwt, origin: got.origin, source: name, reason, mintsOnDemand: source.mintsOnDemand, claims };
+}
+
+/** fetchIdentity plus the single-use ledger: a JWT already exchanged from this machine is refused here. */
+export async function obtainIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number): Promise<ObtainedIdentity> {
+  const got = await fetchIdentity(plan, deps, timeoutMs);
+  const reservation = plan.checkJti.enabled
+    ? reserveAssertion(plan.cacheDir.value, got.claims.iss, got.claims.assertionId, got.claims.exp, nowSeconds(deps.clock), got.claims.jti !== undefined, got.mintsOnDemand)
+    : undefined;
+  return { ...got, reservation };
+}

@@ -1,0 +1,166 @@
+import type { Clock } from '../util/clock.js';
+import { WifError } from '../util/errors.js';
+import { header, httpRequest, HttpTransportError, retryDelay, type HttpResponse, type RetryPolicy } from '../util/http.js';
+import type { Logger } from '../util/log.js';
+import { deniedError, errorForStatus } from './errors.js';
+
+export const TOKEN_PATH = '/v1/oauth/token';
+export const GRANT_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Required on every OAuth bearer request and on the exchange (spec §2–§3). */
+export const OAUTH_BETA = 'oauth-2025-04-20';
+/** Routes the exchange to the federation handler; sent on the jwt-bearer grant only. */
+export const FEDERATION_BETA = 'oidc-federation-2026-04-01';
+/** The SDKs read at most 1 MiB of a token response. */
+export const MAX_RESPONSE_BYTES = 1 << 20;
+
+export interface ExchangeRequest {
+  baseUrl: string;
+  assertion: string;
+  federationRuleId: string;
+  organizationId: string;
+  serviceAccountId?: string | undefined;
+  workspaceId?: string | undefined;
+  userAgent: string;
+}
+
+export interface ExchangeOptions {
+  clock: Clock;
+  log: Logger;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  /** Called before a retry; lets the caller fetch a fresh JWT when its source can mint one. */
+  nextAssertion?: () => Promise<string>;
+}
+
+export interface ExchangeResult {
+  accessToken: string;
+  /** Integer unix seconds. */
+  expiresAt: number;
+  expiresIn: number;
+  scope?: string | undefined;
+  requestId?: string | undefined;
+}
+
+/** Refuses to send an assertion over cleartext, except to loopback (spec §2 transport safety). */
+export function requireSecureEndpoint(baseUrl: string): void {
+  const url = new URL(baseUrl);
+  if (url.protocol === 'https:') return;
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (url.protocol === 'http:' && (host === 'localhost' || host === '127.0.0.1' || host === '::1')) return;
+  throw new WifError('insecure_endpoint', `refusing to send a credential to ${url.origin}: the token endpoint must use https (http is allowed only for localhost, 127.0.0.1 and [::1])`, {
+    hint: 'set base_url / ANTHROPIC_BASE_URL to an https:// URL',
+  });
+}
+
+/** The request body exactly as the SDKs build it: optional fields omitted when unset, never sent empty. */
+export function exchangeBody(req: ExchangeRequest): Record<string, string> {
+  const body: Record<string, string> = {
+    grant_type: GRANT_TYPE_JWT_BEARER,
+    assertion: req.assertion,
+    federation_rule_id: req.federationRuleId,
+    organization_id: req.organizationId,
+  };
+  if (req.serviceAccountId) body['service_account_id'] = req.serviceAccountId;
+  if (req.workspaceId) body['workspace_id'] = req.workspaceId;
+  return body;
+}
+
+/**
+ * RFC 7523 jwt-bearer exchange at POST {base_url}/v1/oauth/token with bounded retries on
+ * transport errors, 429 and 5xx only (honouring Retry-After), never on other 4xx.
+ */
+export async function exchangeToken(req: ExchangeRequest, opts: ExchangeOptions): Promise<ExchangeResult> {
+  requireSecureEndpoint(req.baseUrl);
+  const url = `${req.baseUrl}${TOKEN_PATH}`;
+  let assertion = req.assertion;
+  let lastError: WifError | undefined;
+  for (let attempt = 0; attempt < opts.retry.attempts; attempt++) {
+    if (attempt > 0 && opts.nextAssertion) assertion = await opts.nextAssertion();
+    const remaining = opts.retry.deadline - opts.clock.now();
+    if (remaining <= 0) break;
+    let res: HttpResponse;
+    try {
+      opts.log.debug(`POST ${url} (attempt ${attempt + 1}/${opts.retry.attempts})`);
+      res = await httpRequest({
+        url,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'anthropic-beta': `${OAUTH_BETA},${FEDERATION_BETA}`,
+          'user-agent': req.userAgent,
+        },
+        body: JSON.stringify(exchangeBody({ ...req, assertion })),
+        timeoutMs: Math.min(opts.timeoutMs, remaining),
+        maxBytes: MAX_RESPONSE_BYTES,
+      });
+    } catch (err) {
+      if (!(err instanceof HttpTransportError)) throw err;
+      lastError = new WifError(err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable', `token endpoint ${url}: ${err.message}`, {
+        hint: 'check network access to the base URL, proxy settings (HTTPS_PROXY/NO_PROXY) and that base_url is right',
+        details: { sent: err.sent },
+      });
+      if (!(await backoff(opts, attempt, undefined, lastError))) break;
+      continue;
+    }
+    const requestId = header(res, 'request-id');
+    if (res.status >= 200 && res.status < 300) return parseSuccess(res, opts.clock, requestId);
+    if (res.status === 429 || res.status >= 500) {
+      lastError = errorForStatus(res, url, requestId);
+      if (!(await backoff(opts, attempt, header(res, 'retry-after'), lastError))) break;
+      continue;
+    }
+    if (res.status >= 300 && res.status < 400) {
+      throw new WifError('endpoint_failed', `token endpoint ${url} answered ${res.status} with a redirect${header(res, 'location') ? ` to ${header(res, 'location')}` : ''}; the assertion is never sent to a redirected location`, {
+        hint: 'set base_url to the final https URL of the API',
+        details: { status: res.status, request_id: requestId },
+      });
+    }
+    if (res.status === 400 || res.status === 401 || res.status === 403) throw deniedError(res, req, requestId);
+    throw errorForStatus(res, url, requestId);
+  }
+  throw lastError ?? new WifError('endpoint_timeout', `token endpoint ${url}: the deadline passed before an answer came`);
+}
+
+/** Waits before the next attempt; false when there is no attempt or no time left. */
+async function backoff(opts: ExchangeOptions, attempt: number, retryAfter: string | undefined, err: WifError): Promise<boolean> {
+  if (attempt + 1 >= opts.retry.attempts) return false;
+  const delay = retryDelay(opts.retry, attempt, retryAfter, opts.clock);
+  // A Retry-After beyond the deadline means the answer will not come in time: fail now, clearly.
+  if (opts.clock.now() + delay >= opts.retry.deadline) return false;
+  opts.log.info(`${err.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+  await opts.clock.sleep(delay);
+  return true;
+}
+
+function parseSuccess(res: HttpResponse, clock: Clock, requestId: string | undefined): ExchangeResult {
+  const bad = (why: string) =>
+    new WifError('invalid_response', `token endpoint answered ${res.status} but ${why}`, {
+      hint: 'base_url may point at something other than the Anthropic API (a proxy or captive portal?)',
+      details: { status: res.status, request_id: requestId },
+    });
+  if (res.truncated) throw bad('the body is larger than 1 MiB');
+  let data: unknown;
+  try {
+    data = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw bad('the body is not JSON');
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('the body is not a JSON object');
+  const d = data as Record<string, unknown>;
+  if (typeof d['access_token'] !== 'string' || !d['access_token']) throw bad('it has no access_token');
+  const tokenType = d['token_type'];
+  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
+    throw bad(`token_type is ${JSON.stringify(tokenType)}, not Bearer`);
+  }
+  const expiresIn = Number(d['expires_in']);
+  if (d['expires_in'] === undefined || d['expires_in'] === null || !Number.isFinite(expiresIn)) throw bad('expires_in is missing or not a number');
+  const nowS = clock.now() / 1000;
+  return {
+    accessToken: d['access_token'],
+    expiresIn,
+    expiresAt: Math.floor(nowS + expiresIn),
+    scope: typeof d['scope'] === 'string' ? d['scope'] : undefined,
+    requestId,
+  };
+}
