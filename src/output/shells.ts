@@ -1,9 +1,9 @@
 /**
  * Renders environment variable assignments for the shell (or file format) a user will `eval`,
  * `source` or load. The values are access tokens, URLs, paths and header strings that we do not
- * control, so the rule here is: every value is emitted inside the one quoting form of each shell
- * that has no expansions at all, and anything that form cannot carry is refused, never "mostly"
- * escaped.
+ * control, so the rule here is: every value is emitted inside the quoting form of each shell
+ * that has no expansions at all (where the format has one), and anything a format cannot carry
+ * exactly and inertly is refused, never "mostly" escaped.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -132,11 +132,13 @@ function powerShellExpression(value: string): string {
 }
 
 /**
- * dotenv has no single standard. Single quotes are literal in docker compose, dotenv (npm) and
- * python-dotenv, so they are used whenever possible; dotenv (npm) turns CR into LF before parsing,
- * hence CR also forces double quotes. The double-quoted form escapes what compose's parser unescapes
- * and additionally backticks, so that `set -a; . file` in a POSIX shell can never run code from a
- * value (in sh double quotes `\\ \" \$ \`` are exactly the four escapes; `\n` would stay literal).
+ * dotenv has no single standard. Single quotes are literal in docker compose and dotenv (npm), so
+ * they are used whenever possible; dotenv (npm) turns CR into LF before parsing, hence CR also
+ * forces double quotes. The double-quoted form escapes what docker compose's parser unescapes, plus
+ * backticks, so that `set -a; . file` in a POSIX shell can never run code from a value (in sh
+ * double quotes `\\ \" \$ \`` are exactly the four escapes; `\n` would stay literal). dotenv
+ * (npm) only unescapes `\n` and `\r` in double quotes, so it reads the escaped characters with their
+ * backslashes: exact for compose, inert everywhere. A trailing backslash is refused (assertValue).
  */
 function quoteDotenv(value: string): string {
   if (!/['\n\r]/.test(value)) return `'${value}'`;
@@ -161,6 +163,14 @@ function assertValue(format: EnvFormat | 'github-env', name: string, value: stri
   if (problem) {
     throw new WifError('usage_error', `the value of ${name} ${problem}`, {
       hint: 'no output format can carry this value; check where it came from',
+    });
+  }
+  if (format === 'dotenv' && value.endsWith('\\')) {
+    // docker compose's parser and dotenv (npm) treat `\'` / `\"` as an escaped quote even where we
+    // mean "backslash, then closing quote", and then read on into the next line: the next variable
+    // would be swallowed. No quoting avoids that, and dotenv (npm) has no escape for `\` itself.
+    throw new WifError('usage_error', `the value of ${name} ends with a backslash, which dotenv readers take as escaping the closing quote`, {
+      hint: 'use --format json or --format sh instead',
     });
   }
   if (format === 'cmd') {
@@ -205,9 +215,10 @@ function renderLine(format: Exclude<EnvFormat, 'json'>, { name, value }: EnvAssi
 }
 
 /**
- * Renders assignments in order, one statement per line, ending with a newline (json: one
- * pretty-printed object). Everything is validated before anything is rendered, so a refusal never
- * leaves half an output behind.
+ * Renders assignments in order, one statement per line (an sh or fish statement spans several
+ * lines only when its value contains newlines), ending with a newline (json: one pretty-printed
+ * object). Everything is validated before anything is rendered, so a refusal never leaves half an
+ * output behind.
  *
  * fish output is meant for `| source`: `eval (…)` splits command output on newlines and would
  * mangle multi-line values.

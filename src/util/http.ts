@@ -122,9 +122,11 @@ export interface RetryPolicy {
 export function retryDelay(policy: RetryPolicy, attempt: number, retryAfter: string | undefined, clock: Clock, random = Math.random): number {
   if (retryAfter !== undefined) {
     const secs = Number(retryAfter);
-    if (Number.isFinite(secs) && secs >= 0) return Math.min(secs * 1000, policy.maxDelayMs * 4);
+    // Honoured as given: retrying sooner than the server asked only earns another refusal. The
+    // caller gives up instead when the wait would pass its deadline.
+    if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
     const date = Date.parse(retryAfter);
-    if (Number.isFinite(date)) return Math.max(0, Math.min(date - clock.now(), policy.maxDelayMs * 4));
+    if (Number.isFinite(date)) return Math.max(0, date - clock.now());
   }
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return Math.round(cap / 2 + random() * (cap / 2));

@@ -10,9 +10,11 @@ const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const ANTHROPIC = /sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]+/g;
 // `Bearer <anything>` in headers echoed into messages.
 const BEARER = /(Bearer|bearer|BEARER)(\s+|%20|\\u0020)[^\s"',;\\]+/g;
-// Values of JSON or form fields that carry secrets, in case they hold something not matched above.
-const FIELDS =
-  /("?(?:assertion|access_token|refresh_token|client_assertion|id_token|identity_token|password|secret)"?\s*[:=]\s*"?)([^"&\s,}]+)/gi;
+// Values of JSON ("key": "v", also backslash-escaped) or form (key=v) fields that carry secrets,
+// in case they hold something not matched above. Prose such as "the assertion: 401" is left alone.
+const SECRET_KEYS = '(?:assertion|access_token|refresh_token|client_assertion|client_secret|id_token|identity_token|password|secret)';
+const JSON_FIELDS = new RegExp(`(\\\\?"${SECRET_KEYS}\\\\?"\\s*:\\s*\\\\?")([^"\\\\]+)`, 'gi');
+const FORM_FIELDS = new RegExp(`((?:^|[?&\\s])${SECRET_KEYS}=)([^&\\s"]+)`, 'gi');
 
 const extraSecrets = new Set<string>();
 
@@ -31,7 +33,12 @@ export function redact(text: string): string {
     .replace(JWT, 'eyJ…[redacted-jwt]')
     .replace(ANTHROPIC, (m) => `${m.slice(0, m.indexOf('-', 7) + 1)}…[redacted]`)
     .replace(BEARER, '$1 [redacted]')
-    .replace(FIELDS, (_m, key: string, value: string) => (value.startsWith('[redacted') || value.startsWith('eyJ…') ? key + value : `${key}[redacted]`));
+    .replace(JSON_FIELDS, keep)
+    .replace(FORM_FIELDS, keep);
+}
+
+function keep(_m: string, key: string, value: string): string {
+  return value.startsWith('[redacted') || value.startsWith('eyJ…') || value.includes('…[redacted]') ? key + value : `${key}[redacted]`;
 }
 
 /** Redacts every string inside a JSON-like value (for --json reports). */

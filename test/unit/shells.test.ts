@@ -1,8 +1,8 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
@@ -27,13 +27,19 @@ import { WifError } from '../../src/util/errors.js';
 const MARKER = join(tmpdir(), `pwned-${randomBytes(6).toString('hex')}`);
 const HOME = mkdtempSync(join(tmpdir(), 'claude-wif-shells-'));
 
+// A half-broken quoter can also create the marker with a suffix (the rest of the script glued onto
+// the file name), so look for anything starting with the marker's name.
+function markerFiles(): string[] {
+  return readdirSync(tmpdir()).filter((f) => f.startsWith(basename(MARKER)));
+}
+
 afterEach(() => {
-  expect(existsSync(MARKER), `a value executed code: ${MARKER} exists`).toBe(false);
+  expect(markerFiles(), `a value executed code: ${MARKER}* exists`).toEqual([]);
 });
 
 afterAll(() => {
   rmSync(HOME, { recursive: true, force: true });
-  rmSync(MARKER, { force: true });
+  for (const f of markerFiles()) rmSync(join(tmpdir(), f), { force: true });
 });
 
 /** Scrubbed child environment: nothing from the runner leaks in, and nothing a value says can be pre-set. */
@@ -162,6 +168,61 @@ function expectClean(res: SpawnSyncReturns<Buffer>): void {
   expect(res.status).toBe(0);
 }
 
+const PS_QUOTES = new Set(["'", '\u2018', '\u2019', '\u201A', '\u201B']);
+
+/**
+ * Evaluates exactly the PowerShell subset renderEnv emits, and throws on anything else, so the
+ * powershell format is checked even where pwsh is not installed. String literals follow
+ * PowerShell's tokenizer: any of the five single-quote characters ends a '…' string unless it is
+ * immediately followed by another one, which makes the pair one literal character.
+ */
+function evalPowerShellSubset(text: string): Map<string, string | null> {
+  const env = new Map<string, string | null>();
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.slice(0, -1).split('\n')) {
+    const remove = /^Remove-Item Env:([A-Za-z_][A-Za-z0-9_]*) -ErrorAction SilentlyContinue$/.exec(line);
+    if (remove) {
+      env.set(remove[1] ?? '', null);
+      continue;
+    }
+    const assign = /^\$env:([A-Za-z_][A-Za-z0-9_]*) = /.exec(line);
+    if (!assign) throw new Error(`unexpected statement: ${line}`);
+    let i = assign[0].length;
+    let value = '';
+    for (let term = 0; ; term++) {
+      const c = line[i] ?? '';
+      if (PS_QUOTES.has(c)) {
+        i++;
+        for (;;) {
+          if (i >= line.length) throw new Error(`unterminated string: ${line}`);
+          const ch = line[i] as string;
+          if (PS_QUOTES.has(ch)) {
+            if (!PS_QUOTES.has(line[i + 1] ?? '')) break;
+            value += ch;
+            i += 2;
+            continue;
+          }
+          value += ch;
+          i++;
+        }
+        i++;
+      } else {
+        // `[char] + [char]` would be numeric addition: only a string may come first.
+        if (term === 0) throw new Error(`expression does not start with a string: ${line}`);
+        const m = /^\[char\]0x([0-9A-F]{4})|^\[char\]::ConvertFromUtf32\(0x([0-9A-F]{5,6})\)/.exec(line.slice(i));
+        if (!m) throw new Error(`unexpected term at ${i}: ${line}`);
+        value += m[1] !== undefined ? String.fromCharCode(parseInt(m[1], 16)) : String.fromCodePoint(parseInt(m[2] ?? '', 16));
+        i += m[0].length;
+      }
+      if (i === line.length) break;
+      if (line.slice(i, i + 3) !== ' + ') throw new Error(`unexpected text at ${i}: ${line}`);
+      i += 3;
+    }
+    env.set(assign[1] ?? '', value);
+  }
+  return env;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Unit tests
 // ---------------------------------------------------------------------------------------------
@@ -192,6 +253,9 @@ describe('quoting primitives', () => {
     expect(quotePowerShell("it's")).toBe("'it''s'");
     expect(quotePowerShell('a‘b’c‚d‛e')).toBe("'a‘‘b’’c‚‚d‛‛e'");
     expect(quotePowerShell('$env:X `n "y"')).toBe("'$env:X `n \"y\"'");
+    for (const v of [...NASTY.map((n) => n.value), ...FUZZ].filter((x) => !/[\n\r]/.test(x))) {
+      expect(evalPowerShellSubset(`$env:X = ${quotePowerShell(v)}\n`).get('X')).toBe(v);
+    }
   });
 
   it('refuses NUL, which no environment variable can hold', () => {
@@ -241,6 +305,15 @@ describe('renderEnv formats', () => {
     expect(out.split('\n')).toHaveLength(NASTY.length + FUZZ.length + 1);
   });
 
+  it('powershell output evaluates back exactly under a strict model of the PowerShell grammar it uses', () => {
+    const values = [...NASTY.map((n) => n.value), ...FUZZ];
+    const vars = [...varsFor(values, 'V'), { name: 'GONE', value: null }];
+    const env = evalPowerShellSubset(renderEnv('powershell', vars));
+    values.forEach((v, i) => expect(env.get(`V${i}`)).toBe(v));
+    expect(env.has('GONE')).toBe(true);
+    expect(env.get('GONE')).toBeNull();
+  });
+
   it('cmd', () => {
     expect(
       renderEnv('cmd', [
@@ -281,6 +354,12 @@ describe('renderEnv formats', () => {
     expect(renderEnv('dotenv', [{ name: 'A', value: `it's "$x" \\ \`y\`` }])).toBe(`A="it's \\"\\$x\\" \\\\ \\\`y\\\`"\n`);
     expect(renderEnv('dotenv', [{ name: 'A', value: 'l1\nl2\r\n' }])).toBe('A="l1\\nl2\\r\\n"\n');
     expect(renderEnv('dotenv', [{ name: 'A', value: 'cr\ronly' }])).toBe('A="cr\\ronly"\n');
+  });
+
+  it('dotenv refuses a trailing backslash (readers take it as escaping the closing quote)', () => {
+    expectUsageError(() => renderEnv('dotenv', [{ name: 'P', value: 'C:\\dir\\' }]), 'P', 'backslash', '--format json');
+    expectUsageError(() => renderEnv('dotenv', [{ name: 'P', value: "it's\\" }]), 'backslash');
+    expect(renderEnv('dotenv', [{ name: 'P', value: 'C:\\dir\\x' }])).toBe("P='C:\\dir\\x'\n");
   });
 
   it('json is one pretty-printed object with null for unset', () => {

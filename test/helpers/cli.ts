@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../src/cli/main.js';
+import type { IO } from '../../src/cli/io.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/claude-wif', import.meta.url));
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns the built binary (npm test builds it first) with exactly the given environment. */
+export function runBin(args: string[], env: Record<string, string>, opts: { input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface InProcess {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command in-process (fast; fake clocks possible) against captured streams. */
+export async function runCli(args: string[], env: Record<string, string | undefined>, opts: { clock?: Clock; cwd?: string; tty?: boolean } = {}): Promise<InProcess> {
+  let stdout = '';
+  let stderr = '';
+  const io: IO = {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env,
+    cwd: opts.cwd ?? ROOT,
+    clock: opts.clock ?? systemClock,
+    stdoutIsTTY: Boolean(opts.tty),
+    stderrIsTTY: Boolean(opts.tty),
+    stdinIsTTY: Boolean(opts.tty),
+  };
+  const code = await run(args, io);
+  return { code, stdout, stderr };
+}
+
+/** A clock tests move by hand; sleep() advances it instead of waiting. */
+export function fakeClock(startMs = Date.UTC(2026, 10, 22, 12, 0, 0)): Clock & { advance(ms: number): void; set(ms: number): void } {
+  let now = startMs;
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += Math.max(0, ms);
+    },
+    advance(ms: number) {
+      now += ms;
+    },
+    set(ms: number) {
+      now = ms;
+    },
+  };
+}
+
+/** Strings that must never appear in stderr: a JWT or an Anthropic token, whole or in part. */
+export function assertNoSecrets(text: string, secrets: string[]): void {
+  for (const s of secrets) {
+    if (!s) continue;
+    // The whole value, and its distinctive tail (a prefix like "sk-ant-oat01-" is fine to show).
+    const tail = s.slice(-24);
+    if (text.includes(s) || text.includes(tail)) {
+      throw new Error(`secret leaked into output: …${s.slice(-6)}`);
+    }
+  }
+  if (/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(text)) throw new Error('a JWT leaked into output');
+  if (/sk-ant-oat01-[A-Za-z0-9_-]{8,}/.test(text)) throw new Error('an access token leaked into output');
+}

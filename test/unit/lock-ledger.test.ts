@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../src/cache/lock.js';
+import { reserveAssertion } from '../../src/cache/ledger.js';
+import { systemClock } from '../../src/util/clock.js';
+import { WifError } from '../../src/util/errors.js';
+import { tempHome, type TempHome } from '../helpers/env.js';
+
+let h: TempHome;
+beforeEach(() => {
+  h = tempHome();
+});
+afterEach(() => h.cleanup());
+
+describe('cross-process lock', () => {
+  it('is exclusive and released', async () => {
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const a = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    expect(a.acquired).toBe(true);
+    let second = false;
+    const b = acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 }).then((r) => {
+      second = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(second).toBe(false);
+    if (a.acquired) a.release();
+    const rb = await b;
+    expect(rb.acquired).toBe(true);
+    if (rb.acquired) rb.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('is freed at once when its holder was killed with SIGKILL', async () => {
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    await new Promise((r) => child.once('spawn', r));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
+    writeFileSync(path, JSON.stringify({ pid: child.pid, host: hostname(), nonce: 'dead', at: Date.now() }));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const t0 = Date.now();
+    const r = await acquireLock(path, { clock: systemClock, waitMs: 10_000, staleMs: 60_000 });
+    expect(r.acquired).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    if (r.acquired) r.release();
+  });
+
+  it('stops waiting when the caller is satisfied (another process filled the cache)', async () => {
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const a = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    let filled = false;
+    setTimeout(() => (filled = true), 50);
+    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000, satisfied: () => filled });
+    expect(r).toEqual({ acquired: false, reason: 'satisfied' });
+    if (a.acquired) a.release();
+  });
+
+  it('breaks a lock older than staleMs even if its pid is alive', async () => {
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'old', at: Date.now() - 120_000 }));
+    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    expect(r.acquired).toBe(true);
+    if (r.acquired) r.release();
+  });
+});
+
+describe('single-use ledger', () => {
+  const reserve = (id: string, now = 1000) => reserveAssertion(h.cacheDir, 'https://issuer', id, now + 300, now, true, false);
+
+  it('refuses a second use of the same assertion with identity_replayed (exit 3)', () => {
+    reserve('a');
+    let err: WifError | undefined;
+    try {
+      reserve('a', 1010);
+    } catch (e) {
+      err = e as WifError;
+    }
+    expect(err?.code).toBe('identity_replayed');
+    expect(err?.exitCode).toBe(3);
+    expect(err?.message).toMatch(/already exchanged 10s ago/);
+    expect(err?.hint).toMatch(/check_jti/);
+  });
+
+  it('keeps issuers apart, releases on request, and forgets expired entries', () => {
+    reserve('a');
+    expect(() => reserveAssertion(h.cacheDir, 'https://other', 'a', 1300, 1000, true, false)).not.toThrow();
+    const r = reserve('b');
+    r.release();
+    expect(() => reserve('b')).not.toThrow();
+    reserve('c', 1000);
+    // exp 1300 + 30 s leeway: gone after that.
+    expect(() => reserve('c', 1400)).not.toThrow();
+  });
+});
