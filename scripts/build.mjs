@@ -7,7 +7,9 @@ import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Outputs are overwritten in place rather than deleting dist/ first: a concurrent reader (a test
+// run, another build) must never find the directory half-empty. Only leftovers of older layouts go.
+rmSync(new URL('../dist/chunks', import.meta.url), { recursive: true, force: true });
 const common = {
   bundle: true,
   format: 'esm',

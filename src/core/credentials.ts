@@ -58,7 +58,7 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   const refreshedSinceStart = (): AccessToken | undefined => {
     const t = cachedToken(plan, deps, minTtl);
     if (!t) return undefined;
-    if (opts.forceRefresh && !(t.obtainedAtMs !== undefined && t.obtainedAtMs >= started)) return undefined;
+    if (opts.forceRefresh && !(t.obtainedAtMs !== undefined && t.obtainedAtMs > started)) return undefined;
     return t;
   };
   let found: AccessToken | undefined;

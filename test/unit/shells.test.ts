@@ -486,11 +486,9 @@ describe('renderGithubEnvFile', () => {
   });
 
   it('gives up (internal error) on a generator that always collides or returns an unusable delimiter', () => {
-    const collide = (): unknown => renderGithubEnvFile([{ name: 'A', value: 'EOF' }], () => 'EOF');
-    expect(collide).toThrowError(WifError);
-    for (const bad of ['', 'a\nb', 'a=b', 'a<<b', 'a b']) {
+    for (const bad of ['EOF', '', 'a\nb', 'a=b', 'a<<b', 'a b']) {
       try {
-        renderGithubEnvFile([{ name: 'A', value: 'x' }], () => bad);
+        renderGithubEnvFile([{ name: 'A', value: 'x EOF' }], () => bad);
         expect.unreachable();
       } catch (err) {
         expect((err as WifError).code).toBe('internal_error');
@@ -546,7 +544,8 @@ const POSIX_SHELLS: PosixShell[] = [
   { label: 'bash --posix', bin: 'bash', args: ['--posix', '--norc', '--noprofile', '-c'], required: true },
   { label: 'dash', bin: 'dash', args: ['-c'], required: process.platform === 'linux' },
   { label: 'zsh', bin: 'zsh', args: ['-f', '-c'], required: false },
-  // RC_QUOTES makes '' inside single quotes a literal quote: our output never has adjacent quotes.
+  // RC_QUOTES makes '' inside single quotes a literal quote; a closing quote in our output is only
+  // ever followed by a backslash, a newline or the end, never by another quote.
   { label: 'zsh -o RC_QUOTES', bin: 'zsh', args: ['-f', '-o', 'rcquotes', '-c'], required: false },
   { label: 'zsh --emulate sh', bin: 'zsh', args: ['--emulate', 'sh', '-f', '-c'], required: false },
   { label: 'ksh', bin: 'ksh', args: ['-c'], required: false },
@@ -644,6 +643,9 @@ for (const shell of INTERACTIVE) {
 }
 
 describe('dotenv sourced by bash (set -a; . file)', () => {
+  // A trailing backslash is refused for dotenv (see the unit test above).
+  const all = [...NASTY.map((n) => n.value), ...FUZZ].filter((v) => !v.endsWith('\\'));
+
   function source(text: string, names: string[]): SpawnSyncReturns<Buffer> {
     const file = join(HOME, `env-${randomBytes(4).toString('hex')}`);
     writeFileSync(file, text);
@@ -652,9 +654,7 @@ describe('dotenv sourced by bash (set -a; . file)', () => {
   }
 
   it('round-trips every single-quoted value exactly', () => {
-    const values = [...NASTY, ...FUZZ.map((value) => ({ label: 'fuzz', value }))]
-      .map((n) => n.value)
-      .filter((v) => !/['\n\r]/.test(v));
+    const values = all.filter((v) => !/['\n\r]/.test(v));
     expect(values.length).toBeGreaterThan(100);
     const vars = varsFor(values, 'D');
     const text = renderEnv('dotenv', vars);
@@ -665,14 +665,14 @@ describe('dotenv sourced by bash (set -a; . file)', () => {
   });
 
   it('double-quoted values without newlines also read back exactly, and none runs code', () => {
-    const oneLine = [...NASTY.map((n) => n.value), ...FUZZ].filter((v) => v.includes("'") && !/[\n\r]/.test(v));
+    const oneLine = all.filter((v) => v.includes("'") && !/[\n\r]/.test(v));
     const vars = varsFor(oneLine, 'Q');
     const res = source(renderEnv('dotenv', vars), vars.map((v) => v.name));
     expectClean(res);
     expect(splitNul(res.stdout)).toEqual(oneLine);
 
     // Multi-line values are not sh syntax (`\n` stays literal) but must still be inert.
-    const multi = varsFor([...NASTY.map((n) => n.value), ...FUZZ].filter((v) => /[\n\r]/.test(v)), 'M');
+    const multi = varsFor(all.filter((v) => /[\n\r]/.test(v)), 'M');
     const res2 = source(renderEnv('dotenv', multi), multi.map((v) => v.name));
     expectClean(res2);
   });
