@@ -9,6 +9,8 @@ export interface GlobalOptions {
   profile?: string;
   configDir?: string;
   identitySource?: string;
+  /** Token cache backend: "file" or "keyring". */
+  cache?: string;
   debug?: boolean;
   quiet?: boolean;
   color?: boolean;
@@ -39,6 +41,7 @@ export function makeContext(io: IO, global: GlobalOptions): CommandContext {
         profile: global.profile,
         configDir: global.configDir,
         identitySource: global.identitySource,
+        cache: global.cache,
       });
       return cached;
     },

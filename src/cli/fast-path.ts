@@ -38,7 +38,8 @@ export function tryFastToken(argv: string[], env: NodeJS.ProcessEnv): string | u
   if ((env['CLAUDE_WIF_LOG'] ?? '').toLowerCase() === 'debug') return undefined;
   try {
     const plan = resolvePlan({ env, profile, configDir, identitySource });
-    if (plan.warnings.length) return undefined;
+    // The OS keyring is opt-in and loads a native module: the full CLI handles it.
+    if (plan.warnings.length || plan.cache.backend !== 'file') return undefined;
     return cachedToken(plan, { clock: systemClock }, minTtl)?.token;
   } catch {
     return undefined;

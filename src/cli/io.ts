@@ -12,6 +12,8 @@ export interface IO {
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
   stdinIsTTY: boolean;
+  /** Read only by interactive prompts (`configure`); absent in most tests. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export function processIO(): IO {
@@ -24,6 +26,10 @@ export function processIO(): IO {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    // A getter: touching process.stdin creates the stream, which costs start-up time.
+    get stdin() {
+      return process.stdin;
+    },
   };
 }
 

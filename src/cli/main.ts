@@ -1,9 +1,10 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
 import type { IO } from './io.js';
 import { toWifError, WifError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
+import { allSourceFlags } from '../config/source-options.js';
 
 type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
 
@@ -18,6 +19,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('-p, --profile <name>', 'profile to use (default: $ANTHROPIC_PROFILE, then federation env vars, then active_config/"default")')
     .option('--config-dir <dir>', 'SDK config directory (default: $ANTHROPIC_CONFIG_DIR or ~/.config/anthropic)')
     .option('--identity-source <name>', 'override the identity source (also CLAUDE_WIF_IDENTITY_SOURCE)')
+    .option('--cache <backend>', 'token cache: file (default, shared with the SDKs) or keyring (the OS keyring; also CLAUDE_WIF_CACHE)')
     .option('--debug', 'redacted diagnostics on stderr (also CLAUDE_WIF_LOG=debug)')
     .option('-q, --quiet', 'only errors on stderr')
     .option('--no-color', 'no colour (also NO_COLOR; colour is only ever used on a terminal)')
@@ -83,7 +85,75 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('--demo', 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit')
     .action(action(async () => (await import('./commands/sandbox.js')).runSandbox as Runner));
 
+  registerOperatorCommands(program, action);
+
   return program;
+}
+
+type ActionFactory = (load: () => Promise<Runner>) => (...args: unknown[]) => Promise<void>;
+
+/** configure, profiles, doctor, cache, completion (issue 6); each runner is imported only when used. */
+function registerOperatorCommands(program: Command, action: ActionFactory): void {
+  const configure = program
+    .command('configure')
+    .description('create or edit an SDK-compatible profile (asks on a terminal; flags otherwise); prints the profile path')
+    .option('--organization-id <uuid>', 'organization UUID')
+    .option('--federation-rule-id <id>', 'federation rule (fdrl_…)')
+    .option('--service-account-id <id>', 'service account (svac_…); "" removes it')
+    .option('--workspace-id <id>', 'workspace (wrkspc_… or default); "" removes it')
+    .option('--base-url <url>', 'API base URL (default https://api.anthropic.com)');
+  for (const o of allSourceFlags()) configure.option(`--${o.flag} <value>`, `identity option ${o.key}: ${o.label.replace(/^./, (ch) => ch.toLowerCase())}`);
+  configure
+    .option('--identity-option <key=value>', 'any other identity-source option (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--activate', 'also make it the active profile (writes active_config)')
+    .option('--dry-run', 'show the diff and print the document; write nothing')
+    .option('-y, --yes', 'overwrite an existing profile without asking')
+    .option('--no-input', 'never prompt, even on a terminal')
+    .addHelpText('after', '\nThe identity source is the global --identity-source; the cache backend the global --cache.\nOff a terminal every required value must be a flag; the error names the missing ones.')
+    .action(action(async () => (await import('./commands/configure.js')).runConfigure as Runner));
+
+  const profiles = program.command('profiles').description('list, show and activate profiles');
+  profiles
+    .command('list')
+    .description('every profile in the config dir, the active one marked (and why it is active)')
+    .option('--json', 'machine-readable output')
+    .option('--names', 'profile names only, one per line (for scripts and shell completion)')
+    .action(action(async () => (await import('./commands/profiles.js')).runProfilesList as Runner));
+  profiles
+    .command('show [name]')
+    .description('one profile (default: the active one) and what it resolves to; never a secret')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/profiles.js')).runProfilesShow as Runner));
+  profiles
+    .command('use <name>')
+    .description('make a profile the active one (writes active_config)')
+    .action(action(async () => (await import('./commands/profiles.js')).runProfilesUse as Runner));
+
+  program
+    .command('doctor')
+    .description('check everything that can break federation and print each fix; exits non-zero when a check fails')
+    .option('--json', 'a redacted report to paste into a bug')
+    .option('--offline', 'no network: skip the endpoint, clock-skew and exchange checks and network identity sources')
+    .action(action(async () => (await import('./commands/doctor.js')).runDoctor as Runner));
+
+  const cache = program.command('cache').description('inspect or drop cached tokens and the single-use ledger');
+  cache
+    .command('list')
+    .description('what is cached where: tokens per profile (file or keyring), env-only tokens, ledger, locks')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/cache.js')).runCacheList as Runner));
+  cache
+    .command('clear')
+    .description('remove the cached token of the selected profile (or --profile p); --all removes every token, the ledger and stale locks')
+    .option('--all', 'every cached token of every profile, the env-only tokens, the ledger and stale locks')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/cache.js')).runCacheClear as Runner));
+
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh, fish, powershell)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish', 'powershell']))
+    .action(action(async () => (await import('./commands/completion.js')).runCompletion as Runner));
 }
 
 /** Prints an error to stderr (and as JSON on stdout for --json callers); returns its exit code. */

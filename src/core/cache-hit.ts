@@ -24,10 +24,16 @@ export const fromCached = (c: CachedToken, path: string): AccessToken => ({
   cachePath: path,
 });
 
+/** Where a token is read from when it is not the plan's credentials file (the OS keyring). */
+export interface TokenSource {
+  location: string;
+  read(): CachedToken | undefined;
+}
+
 /** A cached token usable for this plan right now, without locking or network: the hot path. */
-export function cachedToken(plan: Plan, deps: { clock: Clock }, minTtl = 0): AccessToken | undefined {
-  const c = readCredentials(plan.cache.path);
+export function cachedToken(plan: Plan, deps: { clock: Clock }, minTtl = 0, store?: TokenSource): AccessToken | undefined {
+  const c = store ? store.read() : readCredentials(plan.cache.path);
   if (!c) return undefined;
   if (plan.kind === 'oidc_federation' && c.key !== undefined && c.key !== plan.cache.key) return undefined;
-  return isFresh(c, nowSeconds(deps.clock), minTtl) ? fromCached(c, plan.cache.path) : undefined;
+  return isFresh(c, nowSeconds(deps.clock), minTtl) ? fromCached(c, store?.location ?? plan.cache.path) : undefined;
 }

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import { readEnv } from '../config/paths.js';
-import { readCredentials } from '../cache/file-store.js';
+import { readCredentials, type TokenToStore } from '../cache/file-store.js';
+import type { TokenStore } from '../cache/store.js';
 import { cachedToken, type AccessToken } from './cache-hit.js';
 import type { Clock } from '../util/clock.js';
 import { nowSeconds } from '../util/clock.js';
@@ -41,8 +42,10 @@ export function timeouts(env: Env): { requestMs: number; overallMs: number } {
  */
 export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: CoreDeps): Promise<AccessToken> {
   const minTtl = opts.minTtl ?? 0;
+  // The opt-in OS keyring (loaded only when configured); undefined means the plan's file.
+  const store = plan.cache.backend === 'keyring' ? await (await import('../cache/store.js')).openTokenStore(plan, deps) : undefined;
   if (!opts.forceRefresh) {
-    const hit = cachedToken(plan, deps, minTtl);
+    const hit = cachedToken(plan, deps, minTtl, store);
     if (hit) {
       deps.log.debug(`cache hit ${plan.cache.path} (expires in ${describeAge((hit.expiresAt ?? 0) - nowSeconds(deps.clock))})`);
       return hit;
@@ -56,7 +59,7 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   const lockPath = join(plan.cacheDir.value, 'locks', `${plan.cache.key}.lock`);
   // Another process that refreshed while we waited satisfies us, even for --force-refresh.
   const refreshedSinceStart = (): AccessToken | undefined => {
-    const t = cachedToken(plan, deps, minTtl);
+    const t = cachedToken(plan, deps, minTtl, store);
     if (!t) return undefined;
     if (opts.forceRefresh && !(t.obtainedAtMs !== undefined && t.obtainedAtMs > started)) return undefined;
     return t;
@@ -75,13 +78,19 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   try {
     const again = refreshedSinceStart();
     if (again) return again;
-    return await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl);
+    return await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl, store);
   } finally {
     lock.release();
   }
 }
 
-async function exchangeAndStore(plan: Plan, deps: CoreDeps, t: { requestMs: number; deadline: number }, minTtl: number): Promise<AccessToken> {
+async function exchangeAndStore(
+  plan: Plan,
+  deps: CoreDeps,
+  t: { requestMs: number; deadline: number },
+  minTtl: number,
+  store: TokenStore | undefined,
+): Promise<AccessToken> {
   const [{ obtainIdentity }, { exchangeToken }, { writeCredentials }] = await Promise.all([
     import('./identity.js'),
     import('../exchange/token-endpoint.js'),
@@ -135,14 +144,15 @@ async function exchangeAndStore(plan: Plan, deps: CoreDeps, t: { requestMs: numb
     obtainedAtMs: nowMs,
     scope: result.scope,
     fromCache: false,
-    cachePath: plan.cache.path,
+    cachePath: store?.location ?? plan.cache.path,
   };
   deps.log.debug(`exchange ok: token expires in ${describeAge(result.expiresAt - now)}${result.requestId ? ` (request-id ${result.requestId})` : ''}`);
   if (result.expiresAt - now <= minTtl) {
     deps.log.warn(`the minted token lives ${result.expiresIn}s, less than the requested --min-ttl ${minTtl}s (the lifetime is capped at twice the JWT's remaining validity and by the rule's token_lifetime_seconds)`);
   }
   try {
-    writeCredentials(plan.cache.path, {
+    const write = store ? (v: TokenToStore) => store.write(v) : (v: TokenToStore) => writeCredentials(plan.cache.path, v);
+    write({
       accessToken: result.accessToken,
       expiresAt: result.expiresAt,
       obtainedAt: now,

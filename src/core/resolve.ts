@@ -28,6 +28,8 @@ export interface ResolveInput {
   profile?: string | undefined;
   configDir?: string | undefined;
   identitySource?: string | undefined;
+  /** --cache: "file" or "keyring" (also CLAUDE_WIF_CACHE, then the profile's claude_wif.cache). */
+  cache?: string | undefined;
   platform?: NodeJS.Platform;
 }
 
@@ -51,7 +53,13 @@ export interface CachePlan {
   /** Hash of every input that changes the minted token. */
   key: string;
   origin: string;
+  /** Where the token is kept: the file above (default) or the OS keyring (opt-in; degrades to the file). */
+  backend: CacheBackend;
+  backendOrigin: string;
 }
+
+export type CacheBackend = 'file' | 'keyring';
+export const CACHE_BACKENDS: readonly CacheBackend[] = ['file', 'keyring'];
 
 export interface Plan {
   kind: 'oidc_federation' | 'user_oauth';
@@ -225,6 +233,9 @@ export function resolvePlan(input: ResolveInput): Plan {
         path: resolvePath(cwd, credPath),
         key: '',
         origin: f.authentication.credentials_path ? `profile (authentication.credentials_path)` : 'default (credentials/<profile>.json)',
+        // Another process writes this file; the SDKs and Claude Code read it there, never from a keyring.
+        backend: 'file',
+        backendOrigin: 'user_oauth profiles are always file-backed',
       },
       checkJti,
       warnings,
@@ -263,6 +274,7 @@ export function resolvePlan(input: ResolveInput): Plan {
     ]),
   );
 
+  const backend = cacheBackend(env, input.cache, f, profile?.path);
   let cache: CachePlan;
   if (profile && f) {
     const credPath = f.authentication.credentials_path;
@@ -271,6 +283,7 @@ export function resolvePlan(input: ResolveInput): Plan {
       path: credPath ? resolvePath(cwd, credPath) : defaultCredentialsPath(configDir.value, profile.name),
       key,
       origin: credPath ? 'profile (authentication.credentials_path)' : 'default (credentials/<profile>.json, shared with the SDKs)',
+      ...backend,
     };
   } else {
     cache = {
@@ -278,6 +291,7 @@ export function resolvePlan(input: ResolveInput): Plan {
       path: join(cacheDir.value, 'tokens', `${key}.json`),
       key,
       origin: `claude-wif cache (${cacheDir.origin}); env-only configuration has no profile credentials file`,
+      ...backend,
     };
   }
 
@@ -299,6 +313,18 @@ export function resolvePlan(input: ResolveInput): Plan {
     warnings,
     notes,
   };
+}
+
+/** --cache → CLAUDE_WIF_CACHE → the profile's claude_wif.cache → "file". */
+function cacheBackend(env: Env, flag: string | undefined, f: ProfileFile | undefined, path: string | undefined): { backend: CacheBackend; backendOrigin: string } {
+  const chosen = pick([flag, 'flag --cache'], [readEnv(env, 'CLAUDE_WIF_CACHE'), 'env CLAUDE_WIF_CACHE'], [f?.own.cache, `profile ${path} (${OWN_KEY}.cache)`]);
+  if (!chosen) return { backend: 'file', backendOrigin: 'default' };
+  if (!(CACHE_BACKENDS as readonly string[]).includes(chosen.value)) {
+    throw new WifError(chosen.origin === 'flag --cache' ? 'usage_error' : 'config_invalid', `cache backend ${JSON.stringify(chosen.value)} (from ${chosen.origin}) is not one of ${CACHE_BACKENDS.join(', ')}`, {
+      hint: 'use "file" (the default, shared with the SDKs) or "keyring" (the OS keyring)',
+    });
+  }
+  return { backend: chosen.value as CacheBackend, backendOrigin: chosen.origin };
 }
 
 function safeName(name: string): string {
