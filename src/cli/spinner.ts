@@ -61,3 +61,16 @@ export async function withStatus<T>(io: IO, log: Pick<Logger, 'level'>, label: s
     }
   }
 }
+
+/**
+ * getAccessToken with a status line on a terminal when it takes a while (a cold exchange, a
+ * slow identity endpoint, waiting on another process's lock). A cache hit never shows one.
+ */
+export async function accessTokenWithStatus(
+  ctx: { io: IO; log: Logger; deps: import('../core/credentials.js').CoreDeps },
+  plan: import('../core/resolve.js').Plan,
+  opts: import('../core/credentials.js').GetTokenOptions,
+): Promise<import('../core/credentials.js').AccessToken> {
+  const { getAccessToken } = await import('../core/credentials.js');
+  return withStatus(ctx.io, ctx.log, `obtaining a token for ${plan.profile ? `profile "${plan.profile.name}"` : 'the environment configuration'}…`, () => getAccessToken(plan, opts, ctx.deps));
+}

@@ -1,5 +1,5 @@
 import { emitPlanWarnings, type CommandContext } from '../context.js';
-import { getAccessToken } from '../../core/credentials.js';
+import { accessTokenWithStatus } from '../spinner.js';
 import { credentialProcessJson } from '../../output/formats.js';
 import { parseMinTtl } from './token.js';
 
@@ -7,7 +7,7 @@ import { parseMinTtl } from './token.js';
 export async function runCredentialProcess(ctx: CommandContext, opts: { minTtl?: string; forceRefresh?: boolean }): Promise<number> {
   const plan = ctx.plan();
   emitPlanWarnings(ctx, plan);
-  const token = await getAccessToken(plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) }, ctx.deps);
+  const token = await accessTokenWithStatus(ctx, plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) });
   ctx.io.stdout.write(`${JSON.stringify(credentialProcessJson(token))}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { emitPlanWarnings, type CommandContext } from '../context.js';
-import { getAccessToken } from '../../core/credentials.js';
+import { accessTokenWithStatus } from '../spinner.js';
 import { credentialEnv, TARGETS, type Target } from '../../output/credential-env.js';
 import { ENV_FORMATS, renderEnv, renderGithubEnvFile, type EnvFormat } from '../../output/shells.js';
 import { readEnv } from '../../config/paths.js';
@@ -34,7 +34,7 @@ export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<num
   }
   const plan = ctx.plan();
   emitPlanWarnings(ctx, plan);
-  const token = await getAccessToken(plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) }, ctx.deps);
+  const token = await accessTokenWithStatus(ctx, plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) });
   const vars = credentialEnv(token, plan.baseUrl.value, target, ctx.io.env);
   if (format === 'github') {
     // Mask first: from this line on the runner hides the token in every log.

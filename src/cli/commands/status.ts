@@ -2,6 +2,7 @@ import { readCredentials } from '../../cache/file-store.js';
 import { isFresh } from '../../cache/policy.js';
 import type { Located } from '../../config/paths.js';
 import type { Plan } from '../../core/resolve.js';
+import type { TokenStore } from '../../cache/store.js';
 import { nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
@@ -12,16 +13,29 @@ interface CacheState {
   path: string;
   kind: string;
   origin: string;
+  /** "file" or "keyring" (opt-in), where it was chosen, and why a configured keyring is not used. */
+  backend: string;
+  backend_origin: string;
+  location: string;
+  degraded?: string;
   state: 'fresh' | 'refresh-due' | 'expired' | 'none' | 'other-inputs' | 'unsafe';
   expires_at?: number | null;
   expires_in?: number | null;
   problem?: { code: string; message: string; hint?: string };
 }
 
-function cacheState(plan: Plan, now: number): CacheState {
-  const base = { path: plan.cache.path, kind: plan.cache.kind, origin: plan.cache.origin };
+function cacheState(plan: Plan, now: number, store?: TokenStore): CacheState {
+  const base = {
+    path: plan.cache.path,
+    kind: plan.cache.kind,
+    origin: plan.cache.origin,
+    backend: store?.backend ?? 'file',
+    backend_origin: plan.cache.backendOrigin,
+    location: store?.location ?? plan.cache.path,
+    ...(store?.degraded ? { degraded: store.degraded } : {}),
+  };
   try {
-    const c = readCredentials(plan.cache.path);
+    const c = store ? store.read() : readCredentials(plan.cache.path);
     if (!c) return { ...base, state: 'none' };
     const info = { expires_at: c.expiresAt, expires_in: c.expiresAt === null ? null : c.expiresAt - now };
     if (plan.kind === 'oidc_federation' && c.key !== undefined && c.key !== plan.cache.key) return { ...base, ...info, state: 'other-inputs' };
@@ -36,7 +50,7 @@ function cacheState(plan: Plan, now: number): CacheState {
 const loc = (l: Located | undefined) => (l ? { value: l.value, origin: l.origin } : null);
 
 /** The machine-readable status document (documented in the README; no secrets by construction). */
-export function statusDocument(plan: Plan, now: number): Record<string, unknown> {
+export function statusDocument(plan: Plan, now: number, store?: TokenStore): Record<string, unknown> {
   return {
     kind: plan.kind,
     selection: plan.selection,
@@ -52,7 +66,7 @@ export function statusDocument(plan: Plan, now: number): Record<string, unknown>
       ? { source: plan.identity.source.value, source_origin: plan.identity.source.origin, options: plan.identity.options, option_origins: plan.identity.optionOrigins }
       : null,
     check_jti: { enabled: plan.checkJti.enabled, origin: plan.checkJti.origin },
-    cache: cacheState(plan, now),
+    cache: cacheState(plan, now, store),
     cache_dir: loc(plan.cacheDir),
     warnings: plan.warnings,
     notes: plan.notes,
@@ -63,7 +77,9 @@ export function statusDocument(plan: Plan, now: number): Record<string, unknown>
 export async function runStatus(ctx: CommandContext, opts: { json?: boolean }): Promise<number> {
   const plan = ctx.plan();
   const now = nowSeconds(ctx.io.clock);
-  const doc = statusDocument(plan, now);
+  // The keyring is opened (and probed) only when configured; a failure shows here, never fails status.
+  const store = plan.cache.backend === 'keyring' ? await (await import('../../cache/store.js')).openTokenStore(plan, ctx.deps) : undefined;
+  const doc = statusDocument(plan, now, store);
   if (opts.json) {
     ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return 0;
@@ -91,6 +107,12 @@ export async function runStatus(ctx: CommandContext, opts: { json?: boolean }): 
     rows.push(['Single-use jti', `${plan.checkJti.enabled ? 'enforced locally' : 'not checked'}  ${c.dim(`(${plan.checkJti.origin})`)}`]);
   }
   const cache = doc['cache'] as CacheState;
+  if (plan.cache.backend === 'keyring') {
+    rows.push([
+      'Cache backend',
+      cache.degraded ? c.bad(`keyring unavailable (${cache.degraded}); using the file`) : `${cache.location}  ${c.dim(`(${cache.backend_origin})`)}`,
+    ]);
+  }
   rows.push(['Cache', `${cache.path}  ${c.dim(`(${cache.origin})`)}`]);
   rows.push(['Cached token', describeCache(cache, c)]);
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;

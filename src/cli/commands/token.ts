@@ -1,5 +1,5 @@
 import { emitPlanWarnings, type CommandContext } from '../context.js';
-import { getAccessToken } from '../../core/credentials.js';
+import { accessTokenWithStatus } from '../spinner.js';
 import { nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 
@@ -27,7 +27,7 @@ export async function runToken(ctx: CommandContext, opts: TokenOptions): Promise
   const minTtl = parseMinTtl(opts.minTtl);
   const plan = ctx.plan();
   emitPlanWarnings(ctx, plan);
-  const token = await getAccessToken(plan, { minTtl, forceRefresh: Boolean(opts.forceRefresh) }, ctx.deps);
+  const token = await accessTokenWithStatus(ctx, plan, { minTtl, forceRefresh: Boolean(opts.forceRefresh) });
   if (format === 'raw') {
     ctx.io.stdout.write(`${token.token}\n`);
   } else {
