@@ -153,15 +153,15 @@ _claude_wif_takes_value() {
 }
 
 _claude_wif() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev= path= i w
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev= cmdpath= i w
   ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD - 1]}
   local npos=0
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
     if [[ $w == -* ]]; then
       _claude_wif_takes_value "$w" && ((i++))
-    elif [[ " $(_claude_wif_subcommands "$path") " == *" $w "* ]]; then
-      path=\${path:+$path }$w
+    elif [[ " $(_claude_wif_subcommands "$cmdpath") " == *" $w "* ]]; then
+      cmdpath=\${cmdpath:+$cmdpath }$w
       npos=0
     else
       ((npos++))
@@ -174,17 +174,17 @@ ${values.join('\n')}
     return 0
   fi
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$(_claude_wif_options "$path")" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(_claude_wif_options "$cmdpath")" -- "$cur"))
     return 0
   fi
   local subs
-  subs=$(_claude_wif_subcommands "$path")
+  subs=$(_claude_wif_subcommands "$cmdpath")
   if [[ -n $subs ]]; then
     COMPREPLY=($(compgen -W "$subs" -- "$cur"))
     return 0
   fi
   if ((npos == 0)); then
-    case "$path" in
+    case "$cmdpath" in
 ${args.join('\n')}
     esac
   fi
@@ -267,16 +267,16 @@ ${subs.join('\n')}
 }
 
 _claude_wif() {
-  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} path= w i npos=0
+  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} cmdpath= w i npos=0
   local -a descs
   for ((i = 2; i < CURRENT; i++)); do
     w=\${words[i]}
     if [[ $w == -* ]]; then
       _claude_wif_takes_value "$w" && ((i++))
     else
-      _claude_wif_subcommands "$path"
+      _claude_wif_subcommands "$cmdpath"
       if (( \${descs[(I)\${w}:*]} )); then
-        path=\${path:+$path }$w
+        cmdpath=\${cmdpath:+$cmdpath }$w
         npos=0
       else
         ((npos++))
@@ -290,19 +290,19 @@ ${values.join('\n')}
     return
   fi
   if [[ $cur == -* ]]; then
-    case "$path" in
+    case "$cmdpath" in
 ${opts.join('\n')}
     esac
     _describe -t options option descs
     return
   fi
-  _claude_wif_subcommands "$path"
+  _claude_wif_subcommands "$cmdpath"
   if (( \${#descs} )); then
     _describe -t commands command descs
     return
   fi
   if ((npos == 0)); then
-    case "$path" in
+    case "$cmdpath" in
 ${args.join('\n')}
     esac
   fi
@@ -378,7 +378,8 @@ export function fishScript(root: CmdSpec): string {
     'end',
     '',
     'function __claude_wif_at',
-    '    test (__claude_wif_path) = "$argv[1]"',
+    '    set -l path (__claude_wif_path)',
+    '    test "$path" = "$argv[1]"',
     'end',
     '',
   ];

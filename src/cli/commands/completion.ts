@@ -3,12 +3,13 @@ import type { CommandContext } from '../context.js';
 import { commandSpec, SHELLS, type CmdSpec, type Shell } from '../completion.js';
 import { sourceNames } from '../../config/source-options.js';
 import { WifError } from '../../util/errors.js';
+import { CACHE_BACKENDS } from '../../core/resolve.js';
 
 /** The completion model of the whole program (the same tree `--help` shows). */
 export async function programSpec(ctx: CommandContext): Promise<CmdSpec> {
   const { buildProgram } = await import('../main.js');
   const program = buildProgram(ctx.io, () => {});
-  return commandSpec(program, { '--identity-source': sourceNames() });
+  return commandSpec(program, { '--identity-source': sourceNames(), '--cache': [...CACHE_BACKENDS] });
 }
 
 /** `claude-wif completion <shell>`: the script on stdout. */
