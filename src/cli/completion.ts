@@ -308,7 +308,8 @@ ${args.join('\n')}
   fi
 }
 
-if [[ $zsh_eval_context[-1] == loadautoload ]]; then
+# Autoloaded from fpath the file is the body of _${bin}: complete now. Sourced: register.
+if [[ $funcstack[1] == _${bin} ]]; then
   _claude_wif "$@"
 else
   compdef _claude_wif ${bin}
