@@ -46,7 +46,8 @@ export async function runProfilesList(ctx: CommandContext, opts: { json?: boolea
   }
   const rows = entries.map((e) => {
     const mark = isActive(e.name) ? c.ok('*') : ' ';
-    if (e.error) return [mark, e.name, c.bad('invalid'), c.bad(e.error.message.replace(/^profile \S+: /, '')), ''];
+    // The error goes in the last column, which is never padded: it must not widen the table.
+    if (e.error) return [mark, e.name, c.bad('invalid'), c.dim('—'), c.bad(e.error.message.replace(/^profile \S+: /, ''))];
     const p = e.profile!;
     return [
       mark,
