@@ -18,3 +18,15 @@ describe('README', () => {
     expect(readme).toMatch(/^npm test\b/m);
   });
 });
+
+describe('README command table', () => {
+  it('lists every command the program has', async () => {
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: ROOT, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false }, () => {});
+    const table = readme.slice(readme.indexOf('### Commands'), readme.indexOf('### `env` targets'));
+    for (const cmd of program.commands) {
+      const subs = cmd.commands.length ? cmd.commands.map((c) => `${cmd.name()} ${c.name()}`) : [cmd.name()];
+      for (const name of subs) expect(table, `README command table lacks ${name}`).toMatch(new RegExp(`\\| \`${name}[\` \\[]`));
+    }
+  });
+});
