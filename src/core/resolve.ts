@@ -15,7 +15,7 @@ import {
 import { validateBaseUrl, validateId } from '../config/ids.js';
 import { OWN_KEY, readProfile, type ProfileFile } from '../config/profile.js';
 import { WifError } from '../util/errors.js';
-import { isKnownSource, SOURCE_NAMES } from '../identity/source.js';
+import { isKnownSource, SOURCE_NAMES } from '../identity/names.js';
 
 export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
@@ -28,6 +28,8 @@ export interface ResolveInput {
   profile?: string | undefined;
   configDir?: string | undefined;
   identitySource?: string | undefined;
+  /** --audience: the identity source's audience option (also CLAUDE_WIF_AUDIENCE). */
+  audience?: string | undefined;
   platform?: NodeJS.Platform;
 }
 
@@ -248,7 +250,7 @@ export function resolvePlan(input: ResolveInput): Plan {
   validateId('federation_rule_id', federationRuleId.value, federationRuleId.origin);
   if (serviceAccountId) validateId('service_account_id', serviceAccountId.value, serviceAccountId.origin);
 
-  const identity = resolveIdentity(env, cwd, f, profile?.path, sourceOverride);
+  const identity = resolveIdentity(env, cwd, f, profile?.path, sourceOverride, input.audience);
 
   // Everything that changes which token the endpoint mints (or whether it would).
   const key = createHash('sha256')
@@ -322,7 +324,7 @@ function stableOptions(options: Record<string, unknown>): string {
  * claude_wif.identity.source → the profile's identity_token (file) → ANTHROPIC_IDENTITY_TOKEN_FILE
  * → ANTHROPIC_IDENTITY_TOKEN → auto-detection.
  */
-function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path: string | undefined, override: Located | undefined): IdentityPlan {
+export function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path: string | undefined, override: Located | undefined, audienceFlag?: string): IdentityPlan {
   const own = f?.own.identity ?? {};
   const options: Record<string, unknown> = {};
   const optionOrigins: Record<string, string> = {};
@@ -330,6 +332,12 @@ function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path
     if (k === 'source' || v === undefined || v === null) continue;
     options[k] = v;
     optionOrigins[k] = `profile ${path} (${OWN_KEY}.identity.${k})`;
+  }
+  // Like --identity-source, the audience given by flag or CLAUDE_WIF_AUDIENCE overrides the profile.
+  const audience = pick([audienceFlag, 'flag --audience'], [readEnv(env, 'CLAUDE_WIF_AUDIENCE'), 'env CLAUDE_WIF_AUDIENCE']);
+  if (audience) {
+    options['audience'] = audience.value;
+    optionOrigins['audience'] = audience.origin;
   }
   const profileFile = f?.authentication.identity_token?.path;
   const envFile = readEnv(env, 'ANTHROPIC_IDENTITY_TOKEN_FILE');
@@ -356,8 +364,9 @@ function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path
       optionOrigins['path'] = p.origin;
     }
   }
-  if (source.value === 'file' && typeof options['path'] === 'string' && !isAbsolute(options['path'])) {
-    options['path'] = resolvePath(cwd, options['path']);
+  for (const key of ['path', 'private_key_path', 'token_file']) {
+    const v = options[key];
+    if (typeof v === 'string' && v !== '' && !isAbsolute(v)) options[key] = resolvePath(cwd, v);
   }
   if (source.value === 'env' && options['variable'] === undefined) {
     options['variable'] = 'ANTHROPIC_IDENTITY_TOKEN';
