@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import {
@@ -15,6 +14,7 @@ import {
 import { validateBaseUrl, validateId } from '../config/ids.js';
 import { OWN_KEY, readProfile, type ProfileFile } from '../config/profile.js';
 import { WifError } from '../util/errors.js';
+import { hash128 } from '../util/hash.js';
 import { isKnownSource, SOURCE_NAMES } from '../identity/names.js';
 
 export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -253,20 +253,17 @@ export function resolvePlan(input: ResolveInput): Plan {
   const identity = resolveIdentity(env, cwd, f, profile?.path, sourceOverride, input.audience);
 
   // Everything that changes which token the endpoint mints (or whether it would).
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify([
-        baseUrlLoc.value,
-        organizationId.value,
-        federationRuleId.value,
-        serviceAccountId?.value ?? '',
-        workspaceId?.value ?? '',
-        identity.source.value,
-        stableOptions(identity.options),
-      ]),
-    )
-    .digest('hex')
-    .slice(0, 32);
+  const key = hash128(
+    JSON.stringify([
+      baseUrlLoc.value,
+      organizationId.value,
+      federationRuleId.value,
+      serviceAccountId?.value ?? '',
+      workspaceId?.value ?? '',
+      identity.source.value,
+      stableOptions(identity.options),
+    ]),
+  );
 
   let cache: CachePlan;
   if (profile && f) {

@@ -7,7 +7,9 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref?.()),
+  // Never unref'd: a process waiting on a lock or backing off before a retry may have nothing
+  // else keeping it alive, and would otherwise exit 0 without printing anything.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
 
 export const nowSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);

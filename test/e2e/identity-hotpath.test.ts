@@ -1,11 +1,11 @@
-// The hot path (a fresh cached token) must not carry any identity source: dist/claude-wif.mjs is
+// The hot path (a fresh cached token) must not carry any identity source: dist/claude-wif.cjs is
 // the entry every `claude-wif token` parses, so a source module bundled into it costs every call.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
-const ENTRY = join(ROOT, 'dist', 'claude-wif.mjs');
+const ENTRY = join(ROOT, 'dist', 'claude-wif.cjs');
 const FULL = join(ROOT, 'dist', 'cli.mjs');
 
 // One distinctive string per source module (and the proxy, gRPC and AWS code they pull in).

@@ -86,3 +86,15 @@ export function assertNoSecrets(text: string, secrets: string[]): void {
   if (/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(text)) throw new Error('a JWT leaked into output');
   if (/sk-ant-oat01-[A-Za-z0-9_-]{8,}/.test(text)) throw new Error('an access token leaked into output');
 }
+
+/** Awaits a promise that must reject with a WifError, and returns that error. */
+export async function failure(p: Promise<unknown>): Promise<import('../../src/util/errors.js').WifError> {
+  const { WifError } = await import('../../src/util/errors.js');
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof WifError) return err;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}

@@ -4,7 +4,7 @@ import { getAccessToken, type CoreDeps } from '../../src/core/credentials.js';
 import { resolvePlan } from '../../src/core/resolve.js';
 import { WifError } from '../../src/util/errors.js';
 import { createLogger } from '../../src/util/log.js';
-import { fakeClock, assertNoSecrets } from '../helpers/cli.js';
+import { fakeClock, assertNoSecrets, failure } from '../helpers/cli.js';
 import { tempHome, type TempHome } from '../helpers/env.js';
 import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
 
@@ -33,16 +33,6 @@ beforeEach(() => {
 });
 
 const plan = (env: Record<string, string> = {}) => resolvePlan({ env: { HOME: h.home, ...env } });
-
-async function failure(p: Promise<unknown>): Promise<WifError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WifError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('getAccessToken', () => {
   it('exchanges once, caches in the SDK credentials file, then serves the cache', async () => {

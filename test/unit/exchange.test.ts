@@ -3,7 +3,7 @@ import { exchangeToken, exchangeBody, requireSecureEndpoint, type ExchangeReques
 import { WifError } from '../../src/util/errors.js';
 import { silentLogger } from '../../src/util/log.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { fakeClock } from '../helpers/cli.js';
+import { fakeClock, failure } from '../helpers/cli.js';
 
 let sb: Sandbox;
 const clock = fakeClock(Date.now());
@@ -33,16 +33,6 @@ const opts = (attempts = 3) => ({
   timeoutMs: 2000,
   retry: { attempts, baseDelayMs: 100, maxDelayMs: 1000, deadline: clock.now() + 30_000 },
 });
-
-async function failure(p: Promise<unknown>): Promise<WifError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WifError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('exchange request', () => {
   it('sends the SDK body and headers and parses the response', async () => {
