@@ -83,6 +83,8 @@ function pick(...candidates: Array<[string | undefined, string]>): Located | und
 function activeProfileName(configDir: string): { name: string; via: 'active_config' | 'default profile'; origin: string } {
   const file = join(configDir, 'active_config');
   let text: string | undefined;
+  // existsSync first: on the hot path a thrown ENOENT (with its stack trace) costs more than a stat.
+  if (!existsSync(file)) return { name: 'default', via: 'default profile', origin: 'default ("default")' };
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
