@@ -11,7 +11,7 @@ import { WifError } from '../../src/util/errors.js';
 import { createLogger } from '../../src/util/log.js';
 import { systemClock } from '../../src/util/clock.js';
 import { decodeJwt } from '../../src/util/jwt.js';
-import { assertNoSecrets } from '../helpers/cli.js';
+import { assertNoSecrets, failure } from '../helpers/cli.js';
 import { tempHome, type TempHome } from '../helpers/env.js';
 import {
   appServicePeer,
@@ -55,16 +55,6 @@ function ctx(options: Record<string, unknown>, env: Record<string, string | unde
 
 async function fetchWith(name: string, c: IdentityContext) {
   return (await loadSource(name)).fetch(c);
-}
-
-async function failure(p: Promise<unknown>): Promise<WifError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WifError) return err;
-    throw err;
-  }
-  throw new Error('expected a failure');
 }
 
 const claims = (jwt: string) => decodeJwt(jwt).payload;
