@@ -12,7 +12,7 @@ _claude_wif_profiles() {
 
 _claude_wif_subcommands() {
   case "$1" in
-    '') echo 'token env credential-process status sandbox configure profiles doctor cache completion help' ;;
+    '') echo 'token env credential-process status exec identity sandbox configure profiles doctor cache completion help' ;;
     'profiles') echo 'list show use' ;;
     'cache') echo 'list clear' ;;
   esac
@@ -25,8 +25,10 @@ _claude_wif_options() {
     'env') echo '--format --target --min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'credential-process') echo '--min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'status') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'exec') echo '--mode --target --no-scrub --allow-nested --min-ttl --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'sandbox') echo '--port --config --token-lifetime --jwt-lifetime --write-profile --activate --demo --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
-    'configure') echo '--organization-id --federation-rule-id --service-account-id --workspace-id --base-url --identity-token-file --identity-variable --identity-command --identity-timeout-ms --audience --resource --client-id --identity-scope --region --signing-algorithm --duration-seconds --socket --issuer --private-key-path --identity-tag --identity-option --activate --dry-run --yes --no-input --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'configure') echo '--organization-id --federation-rule-id --service-account-id --workspace-id --base-url --identity-token-file --identity-variable --identity-command --identity-timeout-ms --audience --resource --client-id --identity-scope --tenant-id --region --signing-algorithm --duration-seconds --socket --issuer --private-key-path --key-id --identity-tag --identity-option --activate --dry-run --yes --no-input --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles list') echo '--json --names --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles show') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -42,7 +44,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--duration-seconds|--federation-rule-id|--format|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--min-ttl|--organization-id|--port|--private-key-path|--profile|--region|--resource|--service-account-id|--signing-algorithm|--socket|--target|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--duration-seconds|--federation-rule-id|--format|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--min-ttl|--mode|--organization-id|--port|--private-key-path|--profile|--region|--resource|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -66,11 +68,13 @@ _claude_wif() {
     case "$prev" in
     -p|--profile) COMPREPLY=($(compgen -W "$(_claude_wif_profiles)" -- "$cur")) ;;
     --config-dir) COMPREPLY=($(compgen -d -- "$cur")) ;;
-    --identity-source) COMPREPLY=($(compgen -W 'file env auto' -- "$cur")) ;;
+    --identity-source) COMPREPLY=($(compgen -W 'file env command github-actions gitlab kubernetes gcp azure-imds azure-app-service azure-workload-identity aws spiffe okta circleci buildkite terraform-cloud auto' -- "$cur")) ;;
     --cache) COMPREPLY=($(compgen -W 'file keyring' -- "$cur")) ;;
     --min-ttl) COMPREPLY=() ;;
     --format) COMPREPLY=($(compgen -W 'raw json' -- "$cur")) ;;
     --target) COMPREPLY=($(compgen -W 'sdk claude-code' -- "$cur")) ;;
+    --mode) COMPREPLY=() ;;
+    --audience) COMPREPLY=() ;;
     --port) COMPREPLY=() ;;
     --config) COMPREPLY=($(compgen -f -- "$cur")) ;;
     --token-lifetime) COMPREPLY=() ;;
@@ -85,16 +89,17 @@ _claude_wif() {
     --identity-variable) COMPREPLY=() ;;
     --identity-command) COMPREPLY=() ;;
     --identity-timeout-ms) COMPREPLY=() ;;
-    --audience) COMPREPLY=() ;;
     --resource) COMPREPLY=() ;;
     --client-id) COMPREPLY=() ;;
     --identity-scope) COMPREPLY=() ;;
+    --tenant-id) COMPREPLY=() ;;
     --region) COMPREPLY=() ;;
     --signing-algorithm) COMPREPLY=() ;;
     --duration-seconds) COMPREPLY=() ;;
     --socket) COMPREPLY=() ;;
     --issuer) COMPREPLY=() ;;
     --private-key-path) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    --key-id) COMPREPLY=() ;;
     --identity-tag) COMPREPLY=() ;;
     --identity-option) COMPREPLY=() ;;
     esac

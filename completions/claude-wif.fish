@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --duration-seconds --federation-rule-id --format --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --min-ttl --organization-id --port --private-key-path --profile --region --resource --service-account-id --signing-algorithm --socket --target --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --duration-seconds --federation-rule-id --format --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --min-ttl --mode --organization-id --port --private-key-path --profile --region --resource --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -42,13 +42,15 @@ function __claude_wif_at
     test "$path" = "$argv[1]"
 end
 
-set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'sandbox' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
+set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'identity' 'sandbox' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
 
 complete -c claude-wif -f
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'token' -d 'print a fresh access token (sk-ant-oat01-…) and a newline on stdout'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'env' -d 'print variables for a shell to eval (sets a Bearer token with the oauth beta; clears competing credentials)'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'credential-process' -d 'print one JSON document with the token and its expiry (epoch seconds and RFC 3339)'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'status' -d 'offline: which profile and inputs won and why, the cached token, shadowing variables'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'exec' -d 'run a command with federated credentials; the default sidecar mode keeps a long-running child (claude, SDK apps) authenticated'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'identity' -d 'fetch the ambient identity JWT and explain it: source and why, decoded header and claims, time left, checks against the profile'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'sandbox' -d 'run the local WIF emulator (OIDC issuer + token endpoint + API) and print a ready profile'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'configure' -d 'create or edit an SDK-compatible profile (asks on a terminal; flags otherwise); prints the profile path'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'profiles' -d 'list, show and activate profiles'
@@ -59,7 +61,7 @@ complete -c claude-wif -n '__claude_wif_at \'\'' -a 'help' -d 'display help for 
 complete -c claude-wif -s V -l version -d 'output the version number'
 complete -c claude-wif -s p -l profile -x -a '(__claude_wif_profiles)' -d 'profile to use (default: $ANTHROPIC_PROFILE, then federation env vars, then active_config/"default")'
 complete -c claude-wif -l config-dir -x -a '(__fish_complete_directories)' -d 'SDK config directory (default: $ANTHROPIC_CONFIG_DIR or ~/.config/anthropic)'
-complete -c claude-wif -l identity-source -x -a 'file env auto' -d 'override the identity source (also CLAUDE_WIF_IDENTITY_SOURCE)'
+complete -c claude-wif -l identity-source -x -a 'file env command github-actions gitlab kubernetes gcp azure-imds azure-app-service azure-workload-identity aws spiffe okta circleci buildkite terraform-cloud auto' -d 'override the identity source (also CLAUDE_WIF_IDENTITY_SOURCE)'
 complete -c claude-wif -l cache -x -a 'file keyring' -d 'token cache: file (default, shared with the SDKs) or keyring (the OS keyring; also CLAUDE_WIF_CACHE)'
 complete -c claude-wif -l debug -d 'redacted diagnostics on stderr (also CLAUDE_WIF_LOG=debug)'
 complete -c claude-wif -s q -l quiet -d 'only errors on stderr'
@@ -79,6 +81,16 @@ complete -c claude-wif -n '__claude_wif_at \'credential-process\'' -l force-refr
 complete -c claude-wif -n '__claude_wif_at \'credential-process\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'status\'' -l json -d 'machine-readable output'
 complete -c claude-wif -n '__claude_wif_at \'status\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l mode -x -d 'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl)'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l target -x -a 'sdk claude-code' -d 'for --mode token: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l no-scrub -d 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l allow-nested -d 'allow running inside another `claude-wif exec`'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l min-ttl -x -d 'the first token must be valid for at least this long'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'identity\'' -l json -d 'machine-readable output'
+complete -c claude-wif -n '__claude_wif_at \'identity\'' -l raw -d 'print the JWT itself (with --json: add it as "jwt")'
+complete -c claude-wif -n '__claude_wif_at \'identity\'' -l audience -x -d 'audience to request (also CLAUDE_WIF_AUDIENCE; default https://api.anthropic.com, Entra: the resource)'
+complete -c claude-wif -n '__claude_wif_at \'identity\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l port -x -d 'listen port on 127.0.0.1 (default: a free port)'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l config -r -F -d 'sandbox configuration JSON (issuers, service accounts, rules)'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l token-lifetime -x -d 'token_lifetime_seconds of the default rule'
@@ -100,12 +112,14 @@ complete -c claude-wif -n '__claude_wif_at \'configure\'' -l audience -x -d 'ide
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l resource -x -d 'identity option resource: entra application (resource) the JWT is for, api://<APP_ID>'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l client-id -x -d 'identity option client_id: client id of a user-assigned managed identity (optional)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-scope -x -d 'identity option scope: entra scope, api://<APP_ID>/.default'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l tenant-id -x -d 'identity option tenant_id: tenant id (default: $AZURE_TENANT_ID)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l region -x -d 'identity option region: aWS region of the STS endpoint (default: the SDK chain)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l signing-algorithm -x -d 'identity option signing_algorithm: signing algorithm (RS256 or ES384)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l duration-seconds -x -d 'identity option duration_seconds: jWT lifetime in seconds (60–3600)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l socket -x -d 'identity option socket: workload API socket (default: $SPIFFE_ENDPOINT_SOCKET)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l issuer -x -d 'identity option issuer: okta custom authorization server issuer URL'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l private-key-path -r -F -d 'identity option private_key_path: path to the app\'s private key (PEM or JWK)'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l key-id -x -d 'identity option key_id: key id (kid) registered for that key (optional)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-tag -x -d 'identity option tag: workload identity tag (TFC_WORKLOAD_IDENTITY_TOKEN_<TAG>; optional)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-option -x -d 'any other identity-source option (repeatable)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l activate -d 'also make it the active profile (writes active_config)'

@@ -3,7 +3,7 @@
 
 $__claudeWifTree = @{
   '' = @{
-    commands = @('token', 'env', 'credential-process', 'status', 'sandbox', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
+    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'identity', 'sandbox', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
     options = @('--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color', '--help')
     arg = @{ kind = 'none' }
   }
@@ -27,6 +27,16 @@ $__claudeWifTree = @{
     options = @('--json', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
+  'exec' = @{
+    commands = @()
+    options = @('--mode', '--target', '--no-scrub', '--allow-nested', '--min-ttl', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
+  'identity' = @{
+    commands = @()
+    options = @('--json', '--raw', '--audience', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
   'sandbox' = @{
     commands = @()
     options = @('--port', '--config', '--token-lifetime', '--jwt-lifetime', '--write-profile', '--activate', '--demo', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
@@ -34,7 +44,7 @@ $__claudeWifTree = @{
   }
   'configure' = @{
     commands = @()
-    options = @('--organization-id', '--federation-rule-id', '--service-account-id', '--workspace-id', '--base-url', '--identity-token-file', '--identity-variable', '--identity-command', '--identity-timeout-ms', '--audience', '--resource', '--client-id', '--identity-scope', '--region', '--signing-algorithm', '--duration-seconds', '--socket', '--issuer', '--private-key-path', '--identity-tag', '--identity-option', '--activate', '--dry-run', '--yes', '--no-input', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    options = @('--organization-id', '--federation-rule-id', '--service-account-id', '--workspace-id', '--base-url', '--identity-token-file', '--identity-variable', '--identity-command', '--identity-timeout-ms', '--audience', '--resource', '--client-id', '--identity-scope', '--tenant-id', '--region', '--signing-algorithm', '--duration-seconds', '--socket', '--issuer', '--private-key-path', '--key-id', '--identity-tag', '--identity-option', '--activate', '--dry-run', '--yes', '--no-input', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'profiles' = @{
@@ -93,11 +103,13 @@ $__claudeWifValues = @{
   '-p' = @{ kind = 'profile' }
   '--profile' = @{ kind = 'profile' }
   '--config-dir' = @{ kind = 'path' }
-  '--identity-source' = @{ kind = 'choices'; values = @('file', 'env', 'auto') }
+  '--identity-source' = @{ kind = 'choices'; values = @('file', 'env', 'command', 'github-actions', 'gitlab', 'kubernetes', 'gcp', 'azure-imds', 'azure-app-service', 'azure-workload-identity', 'aws', 'spiffe', 'okta', 'circleci', 'buildkite', 'terraform-cloud', 'auto') }
   '--cache' = @{ kind = 'choices'; values = @('file', 'keyring') }
   '--min-ttl' = @{ kind = 'none' }
   '--format' = @{ kind = 'choices'; values = @('raw', 'json') }
   '--target' = @{ kind = 'choices'; values = @('sdk', 'claude-code') }
+  '--mode' = @{ kind = 'none' }
+  '--audience' = @{ kind = 'none' }
   '--port' = @{ kind = 'none' }
   '--config' = @{ kind = 'path' }
   '--token-lifetime' = @{ kind = 'none' }
@@ -112,16 +124,17 @@ $__claudeWifValues = @{
   '--identity-variable' = @{ kind = 'none' }
   '--identity-command' = @{ kind = 'none' }
   '--identity-timeout-ms' = @{ kind = 'none' }
-  '--audience' = @{ kind = 'none' }
   '--resource' = @{ kind = 'none' }
   '--client-id' = @{ kind = 'none' }
   '--identity-scope' = @{ kind = 'none' }
+  '--tenant-id' = @{ kind = 'none' }
   '--region' = @{ kind = 'none' }
   '--signing-algorithm' = @{ kind = 'none' }
   '--duration-seconds' = @{ kind = 'none' }
   '--socket' = @{ kind = 'none' }
   '--issuer' = @{ kind = 'none' }
   '--private-key-path' = @{ kind = 'path' }
+  '--key-id' = @{ kind = 'none' }
   '--identity-tag' = @{ kind = 'none' }
   '--identity-option' = @{ kind = 'none' }
 }

@@ -24,7 +24,7 @@ const common = {
   define: { __CLAUDE_WIF_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 };
-await build({ ...common, format: 'cjs', entryPoints: ['src/cli/bin.ts'], outfile: 'dist/claude-wif.cjs' });
+await build({ ...common, format: 'cjs', entryPoints: ['src/cli/hot.ts'], outfile: 'dist/claude-wif.cjs' });
 rmSync(new URL('../dist/claude-wif.mjs', import.meta.url), { force: true });
 rmSync(new URL('../dist/claude-wif.mjs.map', import.meta.url), { force: true });
 await build({
@@ -34,3 +34,12 @@ await build({
   // Some bundled CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
 });
+
+// V8 code cache for the hot path: run it once against a throwaway profile and cache (so the
+// functions it compiles lazily are in the cache too), then save what V8 compiled. bin/claude-wif
+// loads it; a cache V8 rejects (other node version, other flags) only costs the normal compile.
+{
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [new URL('./code-cache.cjs', import.meta.url).pathname], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) console.warn('warning: no V8 code cache for the hot path (start-up is a little slower)');
+}

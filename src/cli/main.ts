@@ -74,6 +74,27 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .action(action(async () => (await import('./commands/status.js')).runStatus as Runner));
 
   program
+    .command('exec')
+    .description('run a command with federated credentials; the default sidecar mode keeps a long-running child (claude, SDK apps) authenticated')
+    .usage('[options] -- <command> [args...]')
+    .argument('[command...]', 'the command and its arguments, after `--` (default: $SHELL)')
+    .addOption(new Option('--mode <mode>', 'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl)').default('sidecar'))
+    .addOption(new Option('--target <client>', 'for --mode token: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
+    .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)')
+    .option('--allow-nested', 'allow running inside another `claude-wif exec`')
+    .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')
+    .addHelpText('after', '\nExamples:\n  claude-wif exec -- claude -p "summarise README.md"\n  claude-wif --profile ci exec --mode token -- ./call-api.sh\n')
+    .action(action(async () => (await import('./commands/exec.js')).runExec as Runner));
+
+  program
+    .command('identity')
+    .description('fetch the ambient identity JWT and explain it: source and why, decoded header and claims, time left, checks against the profile')
+    .option('--json', 'machine-readable output')
+    .option('--raw', 'print the JWT itself (with --json: add it as "jwt")')
+    .option('--audience <audience>', 'audience to request (also CLAUDE_WIF_AUDIENCE; default https://api.anthropic.com, Entra: the resource)')
+    .action(action(async () => (await import('./commands/identity.js')).runIdentity as Runner));
+
+  program
     .command('sandbox')
     .description('run the local WIF emulator (OIDC issuer + token endpoint + API) and print a ready profile')
     .option('--port <port>', 'listen port on 127.0.0.1 (default: a free port)')

@@ -1,4 +1,5 @@
-import { SOURCE_NAMES } from '../identity/source.js';
+// names.ts, not the registry: the names are all configure and the completions need.
+import { SOURCE_NAMES } from '../identity/names.js';
 
 /**
  * What `configure` asks and accepts for each identity source: the option keys stored under
@@ -44,6 +45,7 @@ export const SOURCE_OPTIONS: Record<string, SourceOption[]> = {
   'azure-workload-identity': [
     { key: 'scope', flag: 'identity-scope', label: 'Entra scope, api://<APP_ID>/.default', required: true },
     { key: 'client_id', flag: 'client-id', label: 'Client id (default: $AZURE_CLIENT_ID)' },
+    { key: 'tenant_id', flag: 'tenant-id', label: 'Tenant id (default: $AZURE_TENANT_ID)' },
   ],
   aws: [
     { key: 'region', flag: 'region', label: 'AWS region of the STS endpoint (default: the SDK chain)' },
@@ -56,6 +58,7 @@ export const SOURCE_OPTIONS: Record<string, SourceOption[]> = {
     { key: 'issuer', flag: 'issuer', label: 'Okta custom authorization server issuer URL', required: true },
     { key: 'client_id', flag: 'client-id', label: 'Okta service app client id', required: true },
     { key: 'private_key_path', flag: 'private-key-path', label: "Path to the app's private key (PEM or JWK)", required: true },
+    { key: 'key_id', flag: 'key-id', label: 'Key id (kid) registered for that key (optional)' },
     { key: 'scope', flag: 'identity-scope', label: 'Scope to request' },
   ],
   circleci: [{ ...AUDIENCE, suggested: undefined, label: 'Audience (optional; without it $CIRCLE_OIDC_TOKEN_V2 is used)' }],

@@ -15,7 +15,7 @@ import { validateBaseUrl, validateId } from '../config/ids.js';
 import { OWN_KEY, readProfile, type ProfileFile } from '../config/profile.js';
 import { WifError } from '../util/errors.js';
 import { hash128 } from '../util/hash.js';
-import { isKnownSource, SOURCE_NAMES } from '../identity/source.js';
+import { isKnownSource, SOURCE_NAMES } from '../identity/names.js';
 
 export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
@@ -28,6 +28,8 @@ export interface ResolveInput {
   profile?: string | undefined;
   configDir?: string | undefined;
   identitySource?: string | undefined;
+  /** --audience: the identity source's audience option (also CLAUDE_WIF_AUDIENCE). */
+  audience?: string | undefined;
   /** --cache: "file" or "keyring" (also CLAUDE_WIF_CACHE, then the profile's claude_wif.cache). */
   cache?: string | undefined;
   platform?: NodeJS.Platform;
@@ -89,6 +91,8 @@ function pick(...candidates: Array<[string | undefined, string]>): Located | und
 function activeProfileName(configDir: string): { name: string; via: 'active_config' | 'default profile'; origin: string } {
   const file = join(configDir, 'active_config');
   let text: string | undefined;
+  // existsSync first: on the hot path a thrown ENOENT (with its stack trace) costs more than a stat.
+  if (!existsSync(file)) return { name: 'default', via: 'default profile', origin: 'default ("default")' };
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
@@ -259,7 +263,7 @@ export function resolvePlan(input: ResolveInput): Plan {
   validateId('federation_rule_id', federationRuleId.value, federationRuleId.origin);
   if (serviceAccountId) validateId('service_account_id', serviceAccountId.value, serviceAccountId.origin);
 
-  const identity = resolveIdentity(env, cwd, f, profile?.path, sourceOverride);
+  const identity = resolveIdentity(env, cwd, f, profile?.path, sourceOverride, input.audience);
 
   // Everything that changes which token the endpoint mints (or whether it would).
   const key = hash128(
@@ -345,7 +349,7 @@ function stableOptions(options: Record<string, unknown>): string {
  * claude_wif.identity.source → the profile's identity_token (file) → ANTHROPIC_IDENTITY_TOKEN_FILE
  * → ANTHROPIC_IDENTITY_TOKEN → auto-detection.
  */
-function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path: string | undefined, override: Located | undefined): IdentityPlan {
+export function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path: string | undefined, override: Located | undefined, audienceFlag?: string): IdentityPlan {
   const own = f?.own.identity ?? {};
   const options: Record<string, unknown> = {};
   const optionOrigins: Record<string, string> = {};
@@ -353,6 +357,12 @@ function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path
     if (k === 'source' || v === undefined || v === null) continue;
     options[k] = v;
     optionOrigins[k] = `profile ${path} (${OWN_KEY}.identity.${k})`;
+  }
+  // Like --identity-source, the audience given by flag or CLAUDE_WIF_AUDIENCE overrides the profile.
+  const audience = pick([audienceFlag, 'flag --audience'], [readEnv(env, 'CLAUDE_WIF_AUDIENCE'), 'env CLAUDE_WIF_AUDIENCE']);
+  if (audience) {
+    options['audience'] = audience.value;
+    optionOrigins['audience'] = audience.origin;
   }
   const profileFile = f?.authentication.identity_token?.path;
   const envFile = readEnv(env, 'ANTHROPIC_IDENTITY_TOKEN_FILE');
@@ -379,8 +389,9 @@ function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefined, path
       optionOrigins['path'] = p.origin;
     }
   }
-  if (source.value === 'file' && typeof options['path'] === 'string' && !isAbsolute(options['path'])) {
-    options['path'] = resolvePath(cwd, options['path']);
+  for (const key of ['path', 'private_key_path', 'token_file']) {
+    const v = options[key];
+    if (typeof v === 'string' && v !== '' && !isAbsolute(v)) options[key] = resolvePath(cwd, v);
   }
   if (source.value === 'env' && options['variable'] === undefined) {
     options['variable'] = 'ANTHROPIC_IDENTITY_TOKEN';

@@ -1,11 +1,72 @@
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { WifError } from '../util/errors.js';
 import { optionString, type IdentitySource } from './source.js';
 
+/** A JWT for the token endpoint is at most 16 KiB; anything much larger is not a token file. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+
+export interface JwtFileOptions {
+  /** The source reading it, for messages ("file", "kubernetes", "azure-workload-identity"). */
+  source: string;
+  /** The fix when the file cannot be opened. */
+  missingHint: string;
+}
+
+/**
+ * Reads a JWT that something else keeps fresh, the same way for every file-backed source:
+ * - re-read on every call (kubelet rewrites projected tokens at 80 % of their life);
+ * - symlinks followed (Kubernetes mounts projected tokens through `..data` symlinks);
+ * - only a regular file, opened non-blocking (a FIFO swapped in cannot hang us), and checked
+ *   through the descriptor it is read from, so the file checked is the file read;
+ * - refused when group/world-writable: another local user could choose which identity we assert.
+ */
+export function readJwtFile(path: string, opts: JwtFileOptions): string {
+  const what = `${opts.source}: identity token file ${path}`;
+  let target: string;
+  try {
+    target = realpathSync(path);
+    if (!statSync(target).isFile()) throw new WifError('identity_unavailable', `${what} is not a regular file`, { hint: opts.missingHint });
+  } catch (err) {
+    if (err instanceof WifError) throw err;
+    throw new WifError('identity_unavailable', `${what} cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: opts.missingHint });
+  }
+  let fd: number;
+  try {
+    fd = openSync(target, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw new WifError('identity_unavailable', `${what} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: opts.missingHint });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new WifError('identity_unavailable', `${what} is not a regular file`, { hint: opts.missingHint });
+    if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
+      throw new WifError('insecure_file', `${what}${target !== path ? ` (→ ${target})` : ''} is group/world-writable (mode ${(st.mode & 0o777).toString(8)}): another user could choose the identity asserted`, {
+        hint: `run \`chmod go-w ${target}\``,
+      });
+    }
+    if (st.size > MAX_TOKEN_FILE_BYTES) {
+      throw new WifError('identity_invalid', `${what} is ${st.size} bytes; a JWT for the token endpoint is at most 16 KiB`, { hint: 'point the source at the token file itself' });
+    }
+    const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n >= buf.length) break;
+    }
+    if (n > MAX_TOKEN_FILE_BYTES) throw new WifError('identity_invalid', `${what} grew past ${MAX_TOKEN_FILE_BYTES} bytes while being read`);
+    const jwt = buf.subarray(0, n).toString('utf8').trim();
+    if (!jwt) throw new WifError('identity_unavailable', `${what} is empty`, { hint: 'wait for the platform to write it, or check the path' });
+    return jwt;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * A JWT in a file that something else keeps fresh (kubelet's projected token, spiffe-helper,
- * a CI step). Re-read on every exchange; symlinks are followed because Kubernetes mounts
- * projected tokens through ..data symlinks.
+ * a CI step). It cannot mint: the core never re-sends a JWT from it that was already exchanged.
  */
 const fileSource: IdentitySource = {
   name: 'file',
@@ -20,27 +81,10 @@ const fileSource: IdentitySource = {
         hint: 'set authentication.identity_token.path in the profile, or ANTHROPIC_IDENTITY_TOKEN_FILE',
       });
     }
-    let target: string;
-    try {
-      target = realpathSync(path);
-    } catch (err) {
-      throw new WifError('identity_unavailable', `identity token file ${path} cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
-        hint: 'check the path; in Kubernetes, check the projected service-account token volume and its mountPath',
-      });
-    }
-    const st = statSync(target);
-    if (!st.isFile()) throw new WifError('identity_unavailable', `identity token path ${path} is not a regular file`);
-    // A writable-by-others token file lets another local user choose which identity we assert.
-    if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
-      throw new WifError('insecure_file', `identity token file ${target} is group/world-writable (mode ${(st.mode & 0o777).toString(8)})`, {
-        hint: `run \`chmod go-w ${target}\``,
-      });
-    }
-    if (st.size > 64 * 1024) {
-      throw new WifError('identity_invalid', `identity token file ${path} is ${st.size} bytes; a JWT for the token endpoint is at most 16 KiB`);
-    }
-    const jwt = readFileSync(target, 'utf8').trim();
-    if (!jwt) throw new WifError('identity_unavailable', `identity token file ${path} is empty`, { hint: 'wait for the platform to write it, or check the path' });
+    const jwt = readJwtFile(path, {
+      source: 'file',
+      missingHint: 'check the path; in Kubernetes, check the projected service-account token volume and its mountPath',
+    });
     return { jwt, origin: `file ${path}` };
   },
 };

@@ -1,6 +1,7 @@
 import type { Env } from '../config/paths.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import type { SourceName } from './names.js';
 
 /** Recommended audience everywhere except Entra (spec §6). */
 export const DEFAULT_AUDIENCE = 'https://api.anthropic.com';
@@ -36,21 +37,34 @@ export interface IdentitySource {
 
 /**
  * The registry. Each source is one file, imported only when used, so the hot path (a fresh
- * cached token) never loads any of them. A new platform is one file plus one line here.
+ * cached token) never loads any of them. A new platform is one file plus one line here (and its
+ * name in names.ts, which this table is type-checked against).
  */
-export const SOURCES: Record<string, () => Promise<{ default: IdentitySource }>> = {
+export const SOURCES: Record<SourceName | 'cloud-metadata', () => Promise<{ default: IdentitySource }>> = {
   file: () => import('./file.js'),
   env: () => import('./env.js'),
+  command: () => import('./command.js'),
+  'github-actions': () => import('./github-actions.js'),
+  gitlab: () => import('./gitlab.js'),
+  kubernetes: () => import('./kubernetes.js'),
+  gcp: () => import('./gcp.js'),
+  'azure-imds': () => import('./azure-imds.js'),
+  'azure-app-service': () => import('./azure-app-service.js'),
+  'azure-workload-identity': () => import('./azure-workload-identity.js'),
+  aws: () => import('./aws.js'),
+  spiffe: () => import('./spiffe.js'),
+  okta: () => import('./okta.js'),
+  circleci: () => import('./circleci.js'),
+  buildkite: () => import('./buildkite.js'),
+  'terraform-cloud': () => import('./terraform-cloud.js'),
+  // Internal, chosen only by auto-detection: probes the cloud metadata servers, then delegates.
+  'cloud-metadata': () => import('./cloud-metadata.js'),
 };
 
-export const SOURCE_NAMES = (): string[] => [...Object.keys(SOURCES), 'auto'];
-
-export function isKnownSource(name: string): boolean {
-  return name === 'auto' || Object.prototype.hasOwnProperty.call(SOURCES, name);
-}
+export { SOURCE_NAMES, isKnownSource } from './names.js';
 
 export async function loadSource(name: string): Promise<IdentitySource> {
-  const loader = SOURCES[name];
+  const loader = Object.prototype.hasOwnProperty.call(SOURCES, name) ? SOURCES[name as keyof typeof SOURCES] : undefined;
   if (!loader) throw new Error(`unknown identity source ${name}`);
   return (await loader()).default;
 }

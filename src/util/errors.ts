@@ -34,6 +34,9 @@ export const ERROR_CODES = {
   invalid_response: { exit: EXIT.UNREACHABLE, summary: 'the token endpoint answered 2xx with an unusable body' },
   insecure_endpoint: { exit: EXIT.UNSAFE, summary: 'refused to send a credential over a non-https endpoint' },
   insecure_file: { exit: EXIT.UNSAFE, summary: 'refused a file other users could read or write, or a symlinked secret file' },
+  exec_nested: { exit: EXIT.USAGE, summary: '`claude-wif exec` was started inside another `claude-wif exec` (pass --allow-nested to allow it)' },
+  command_not_executable: { exit: 126, summary: '`claude-wif exec`: the command exists but could not be executed (permissions, not a program)' },
+  command_not_found: { exit: 127, summary: '`claude-wif exec`: the command was not found (not on PATH, or no such file)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -107,7 +107,8 @@ interface Detected {
 async function detect(env: Record<string, string | undefined>): Promise<Detected | { none: string }> {
   const { detectSource } = await import('../../identity/detect.js');
   try {
-    return detectSource(env);
+    // Local signals only: configure never probes a metadata server while asking questions.
+    return await detectSource(env);
   } catch (err) {
     return { none: err instanceof WifError ? err.message : String(err) };
   }

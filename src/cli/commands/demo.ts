@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
@@ -36,6 +36,30 @@ const res = await fetch(process.env.ANTHROPIC_BASE_URL + '/v1/messages', { metho
 const body = await res.json();
 if (!res.ok) { console.error('API call failed: ' + res.status + ' ' + JSON.stringify(body)); process.exit(1); }
 console.log(body.content[0].text);
+`;
+
+// The child of the exec step: an application that uses the official SDK when it is installed
+// (npm start in the repository) and otherwise does by hand what the SDKs do with a user_oauth
+// profile: read credentials/<profile>.json from ANTHROPIC_CONFIG_DIR, send Bearer + oauth beta.
+const EXEC_CHILD = `
+import { readFileSync, statSync } from 'node:fs';
+const dir = process.env.ANTHROPIC_CONFIG_DIR, profile = process.env.ANTHROPIC_PROFILE;
+const request = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello from exec?' }] };
+let text, via;
+let Anthropic;
+try { Anthropic = (await import('@anthropic-ai/sdk')).default; } catch {}
+if (Anthropic) {
+  const msg = await new Anthropic({ maxRetries: 0 }).messages.create(request);
+  text = msg.content[0].text; via = '@anthropic-ai/sdk, new Anthropic() with no arguments';
+} else {
+  const cred = JSON.parse(readFileSync(dir + '/credentials/' + profile + '.json', 'utf8'));
+  const res = await fetch(process.env.ANTHROPIC_BASE_URL + '/v1/messages', { method: 'POST', body: JSON.stringify(request), headers: {
+    'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'oauth-2025-04-20', authorization: 'Bearer ' + cred.access_token } });
+  const body = await res.json();
+  if (!res.ok) { console.error('API call failed: ' + res.status + ' ' + JSON.stringify(body)); process.exit(1); }
+  text = body.content[0].text; via = 'fetch, reading the profile as the SDKs do';
+}
+console.log(JSON.stringify({ text, via, dir, mode: (statSync(dir).mode & 0o777).toString(8), profile, marker: process.env.CLAUDE_WIF_EXEC_PROFILE, apiKeySeen: 'ANTHROPIC_API_KEY' in process.env }));
 `;
 
 /**
@@ -106,6 +130,20 @@ export async function runDemo(ctx: CommandContext): Promise<number> {
       const child = await runProcess(process.execPath, ['--input-type=module', '-e', CHILD], childEnv);
       if (child.code !== 0) fail(`the child's API call failed: ${redact(child.stderr.trim())}`);
       else say(`    child: POST /v1/messages → "${child.stdout.trim()}"`);
+    }
+
+    step(8, '`claude-wif exec -- <app>`: the app gets a private profile whose token file the parent keeps fresh');
+    const beforeExchanges = s.exchanges.length;
+    // A stray API key in the environment would outrank federation in every SDK: exec removes it.
+    const exec = await runProcess(process.execPath, [self, '--profile', 'demo', 'exec', '--', process.execPath, '--input-type=module', '-e', EXEC_CHILD], { ...env, ANTHROPIC_API_KEY: 'sk-ant-api03-demo-decoy' });
+    if (exec.code !== 0) fail(`exec failed (exit ${exec.code}): ${redact(exec.stderr.trim())}`);
+    else {
+      const r = JSON.parse(exec.stdout.trim().split('\n').pop()!) as { text: string; via: string; dir: string; mode: string; profile: string; marker: string; apiKeySeen: boolean };
+      const byChild = s.exchanges.slice(beforeExchanges).filter((e) => !/^claude-wif\//.test(e.headers['user-agent'] ?? '')).length;
+      say(`    child saw ANTHROPIC_CONFIG_DIR=${r.dir} (mode ${r.mode}, user_oauth profile "${r.profile}"), ${r.apiKeySeen ? 'an API key (!)' : 'no ANTHROPIC_API_KEY'}, CLAUDE_WIF_EXEC_PROFILE=${r.marker}`);
+      say(`    child (${r.via}): POST /v1/messages → "${r.text}"`);
+      say(`    only the parent exchanges (${s.exchanges.length - beforeExchanges} exchange(s) during this step, ${byChild} by the child); the private directory ${existsSync(r.dir) ? 'still exists (!)' : 'was removed when the child exited'}`);
+      if (r.apiKeySeen || existsSync(r.dir) || byChild > 0 || r.mode !== '700') fail('exec left an API key in the child environment, exchanged from the child, or left its private directory open or behind');
     }
 
     const apiOk = s.apiCalls.filter((c) => c.status === 200).length;

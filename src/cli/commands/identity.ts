@@ -1,0 +1,247 @@
+import { readEnv, type Located } from '../../config/paths.js';
+import { timeouts } from '../../core/credentials.js';
+import { resolveIdentity, resolvePlan, type IdentityPlan, type Plan } from '../../core/resolve.js';
+import { detectSourceWithProbe } from '../../identity/detect.js';
+import { DEFAULT_AUDIENCE, isKnownSource, loadSource, optionString, SOURCE_NAMES } from '../../identity/source.js';
+import { nowSeconds } from '../../util/clock.js';
+import { WifError } from '../../util/errors.js';
+import { ALLOWED_ALGS, decodeJwt, describeAge, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../util/jwt.js';
+import { colours, type IO } from '../io.js';
+import { emitPlanWarnings, type CommandContext } from '../context.js';
+
+export interface IdentityOptions {
+  json?: boolean;
+  raw?: boolean;
+  audience?: string;
+}
+
+/** The issuer default (spec §1); a profile may state its issuer's with "claude_wif": {"max_jwt_lifetime_seconds": N}. */
+const DEFAULT_MAX_JWT_LIFETIME = 3600;
+/** Sources whose audience is an Entra resource (api://<APP_ID>), not api.anthropic.com. */
+const ENTRA_SOURCES = new Set(['azure-imds', 'azure-app-service', 'azure-workload-identity']);
+const STANDARD_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti']);
+
+export interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  message: string;
+}
+
+interface Resolved {
+  identity: IdentityPlan;
+  plan?: Plan;
+  note?: string;
+}
+
+/**
+ * The identity plan: the full plan when federation is configured, else (no profile, no env vars)
+ * just the identity source, so a user can inspect a JWT before writing any configuration.
+ */
+function resolveForIdentity(ctx: CommandContext, audience: string | undefined): Resolved {
+  const env = ctx.io.env;
+  try {
+    const plan = resolvePlan({
+      env,
+      cwd: ctx.io.cwd,
+      profile: ctx.global.profile,
+      configDir: ctx.global.configDir,
+      identitySource: ctx.global.identitySource,
+      audience,
+    });
+    if (plan.kind === 'user_oauth' || !plan.identity) {
+      throw new WifError('config_invalid', `profile "${plan.profile?.name}" is a user_oauth profile: it has no identity source (its token file is kept fresh by another process)`, {
+        hint: 'name a federation profile with --profile, or pick a source with --identity-source',
+      });
+    }
+    return { identity: plan.identity, plan };
+  } catch (err) {
+    if (!(err instanceof WifError) || err.code !== 'config_missing') throw err;
+    const flag = ctx.global.identitySource;
+    const fromEnv = readEnv(env, 'CLAUDE_WIF_IDENTITY_SOURCE');
+    const override: Located | undefined = flag ? { value: flag, origin: 'flag --identity-source' } : fromEnv ? { value: fromEnv, origin: 'env CLAUDE_WIF_IDENTITY_SOURCE' } : undefined;
+    if (override && !isKnownSource(override.value)) {
+      throw new WifError('usage_error', `unknown identity source "${override.value}" (from ${override.origin})`, { hint: `choose one of: ${SOURCE_NAMES().join(', ')}` });
+    }
+    return {
+      identity: resolveIdentity(env, ctx.io.cwd, undefined, undefined, override, audience),
+      note: 'no federation configuration (profile or ANTHROPIC_* variables): showing the identity only',
+    };
+  }
+}
+
+export interface IdentityReport {
+  source: string;
+  source_reason: string;
+  origin: string;
+  mints_on_demand: boolean;
+  options: Record<string, unknown>;
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+  issued_at: number | null;
+  expires_at: number | null;
+  expires_in: number | null;
+  lifetime_seconds: number | null;
+  size_bytes: number;
+  checks: Check[];
+  /** What to register so the token endpoint accepts this JWT (spec §1). */
+  federation: { issuer_url: string | null; subject: string | null; audience: string[] };
+  profile: string | null;
+  notes: string[];
+  jwt?: string;
+}
+
+/** Decode-only checks, the same rules the token endpoint applies (spec §2), plus the profile's expectations. */
+export function identityChecks(token: string, source: string, options: Record<string, unknown>, now: number, maxLifetime: { value: number; origin: string }, mintsOnDemand: boolean): { checks: Check[]; header: Record<string, unknown>; claims: Record<string, unknown> } {
+  const { header, payload } = decodeJwt(token);
+  const checks: Check[] = [];
+  const add = (name: string, status: Check['status'], message: string) => checks.push({ name, status, message });
+  const bytes = Buffer.byteLength(token, 'utf8');
+  add('size', bytes <= MAX_ASSERTION_BYTES ? 'ok' : 'fail', `${bytes} bytes (the token endpoint accepts at most ${MAX_ASSERTION_BYTES})`);
+  const alg = header['alg'];
+  add('algorithm', typeof alg === 'string' && ALLOWED_ALGS.has(alg) ? 'ok' : 'fail', typeof alg === 'string' && ALLOWED_ALGS.has(alg) ? `${alg} is accepted` : `${JSON.stringify(alg)} is refused (accepted: ${[...ALLOWED_ALGS].join(', ')})`);
+  add('kid', typeof header['kid'] === 'string' && header['kid'] ? 'ok' : 'fail', typeof header['kid'] === 'string' && header['kid'] ? `key id ${header['kid']} must be in the issuer's JWKS` : 'no "kid" in the header: the token endpoint looks the key up by kid');
+  const missing = ['sub', 'iat', 'exp'].filter((c) => payload[c] === undefined || payload[c] === null || payload[c] === '');
+  add('required claims', missing.length ? 'fail' : 'ok', missing.length ? `missing ${missing.join(', ')}` : 'sub, iat and exp are present');
+  const iat = typeof payload['iat'] === 'number' ? payload['iat'] : undefined;
+  const exp = typeof payload['exp'] === 'number' ? payload['exp'] : undefined;
+  if (exp !== undefined) {
+    if (exp + LEEWAY_SECONDS <= now) add('expiry', 'fail', `expired ${describeAge(now - exp)} ago`);
+    else if (exp <= now) add('expiry', 'warn', `expired ${describeAge(now - exp)} ago (still inside the 30 s leeway)`);
+    else add('expiry', exp - now < 60 ? 'warn' : 'ok', `${describeAge(exp - now)} left; a minted token lives at most twice that`);
+  }
+  if (iat !== undefined && iat > now + LEEWAY_SECONDS) add('issued at', 'fail', `issued ${describeAge(iat - now)} in the future: check this machine's clock`);
+  const nbf = payload['nbf'];
+  if (typeof nbf === 'number' && nbf > now + LEEWAY_SECONDS) add('not before', 'fail', `not valid until ${new Date(nbf * 1000).toISOString()}`);
+  if (iat !== undefined && exp !== undefined) {
+    const life = exp - iat;
+    add(
+      'lifetime',
+      life <= maxLifetime.value ? 'ok' : 'warn',
+      life <= maxLifetime.value
+        ? `${life} s, within max_jwt_lifetime_seconds ${maxLifetime.value} (${maxLifetime.origin})`
+        : `${life} s exceeds max_jwt_lifetime_seconds ${maxLifetime.value} (${maxLifetime.origin}): raise the issuer's max_jwt_lifetime_seconds to at least ${life} (range 1–176400) or request shorter-lived tokens`,
+    );
+  }
+  const aud = typeof payload['aud'] === 'string' ? [payload['aud']] : Array.isArray(payload['aud']) ? payload['aud'].filter((a): a is string => typeof a === 'string') : [];
+  const expected = ENTRA_SOURCES.has(source)
+    ? (optionString(options, 'resource') ?? optionString(options, 'scope')?.replace(/\/\.default$/, '') ?? optionString(options, 'audience'))
+    : (optionString(options, 'audience') ?? DEFAULT_AUDIENCE);
+  if (!aud.length) add('audience', 'warn', 'no "aud" claim: a federation rule with an audience will refuse it');
+  else if (expected && aud.includes(expected)) add('audience', 'ok', `aud contains ${expected}; set the rule's match.audience to it`);
+  else {
+    add('audience', 'warn', `aud is ${aud.join(', ')}, not ${expected ?? '(no audience configured)'}: the federation rule's match.audience must be one of the aud values${ENTRA_SOURCES.has(source) ? '' : ` (recommended: request audience ${DEFAULT_AUDIENCE})`}`);
+  }
+  const iss = typeof payload['iss'] === 'string' ? payload['iss'] : undefined;
+  add('issuer', iss ? 'ok' : 'warn', iss ? `register issuer_url exactly as ${iss} (compared byte for byte)` : 'no "iss" claim: the token endpoint compares it with the registered issuer URL');
+  const jti = typeof payload['jti'] === 'string' && payload['jti'] ? payload['jti'] : undefined;
+  add(
+    'single use',
+    'ok',
+    jti
+      ? `has jti: with check_jti (the default) it can be exchanged once; ${mintsOnDemand ? 'this source mints a fresh JWT for every exchange' : 'this source cannot mint: the next exchange needs the platform’s next token'}`
+      : 'no jti: the issuer cannot enforce single use (claude-wif still never sends the same JWT twice)',
+  );
+  return { checks, header, claims: payload };
+}
+
+/** `claude-wif identity`: fetch the ambient JWT and explain it (never the signature; the JWT itself only with --raw). */
+export async function runIdentity(ctx: CommandContext, opts: IdentityOptions): Promise<number> {
+  const { identity, plan, note } = resolveForIdentity(ctx, opts.audience);
+  if (plan) emitPlanWarnings(ctx, plan);
+  const env = ctx.io.env;
+  let name = identity.source.value;
+  let reason = `configured by ${identity.source.origin}`;
+  let options = identity.options;
+  if (name === 'auto') {
+    const d = await detectSourceWithProbe(env);
+    name = d.source;
+    reason = `auto-detected: ${d.reason}`;
+    options = { ...d.options, ...identity.options };
+  }
+  const source = await loadSource(name);
+  ctx.log.debug(`identity source ${name} (${reason}): ${source.describe(options, env)}`);
+  const got = await source.fetch({ env, clock: ctx.io.clock, log: ctx.log, options, timeoutMs: timeouts(env).requestMs });
+
+  if (opts.raw && !opts.json) {
+    // Asked for explicitly: the JWT on stdout, nothing else (it never goes to stderr).
+    ctx.io.stdout.write(`${got.jwt}\n`);
+    return 0;
+  }
+
+  const now = nowSeconds(ctx.io.clock);
+  const ownMax = plan?.profile?.file.own['max_jwt_lifetime_seconds'];
+  const maxLifetime =
+    typeof ownMax === 'number' && Number.isInteger(ownMax) && ownMax > 0
+      ? { value: ownMax, origin: `profile ${plan!.profile!.path} (claude_wif.max_jwt_lifetime_seconds)` }
+      : { value: DEFAULT_MAX_JWT_LIFETIME, origin: 'the issuer default' };
+  const { checks, header, claims } = identityChecks(got.jwt, name, options, now, maxLifetime, source.mintsOnDemand);
+  const iat = typeof claims['iat'] === 'number' ? claims['iat'] : null;
+  const exp = typeof claims['exp'] === 'number' ? claims['exp'] : null;
+  const aud = typeof claims['aud'] === 'string' ? [claims['aud']] : Array.isArray(claims['aud']) ? claims['aud'].filter((a): a is string => typeof a === 'string') : [];
+  const notes = [...(note ? [note] : []), ...(plan?.notes ?? [])];
+  const report: IdentityReport = {
+    source: name,
+    source_reason: reason,
+    origin: got.origin,
+    mints_on_demand: source.mintsOnDemand,
+    options,
+    header,
+    claims,
+    issued_at: iat,
+    expires_at: exp,
+    expires_in: exp === null ? null : exp - now,
+    lifetime_seconds: iat !== null && exp !== null ? exp - iat : null,
+    size_bytes: Buffer.byteLength(got.jwt, 'utf8'),
+    checks,
+    federation: { issuer_url: typeof claims['iss'] === 'string' ? claims['iss'] : null, subject: typeof claims['sub'] === 'string' ? claims['sub'] : null, audience: aud },
+    profile: plan?.profile?.name ?? null,
+    notes,
+    ...(opts.raw ? { jwt: got.jwt } : {}),
+  };
+  const failed = checks.filter((c) => c.status === 'fail');
+  if (opts.json) ctx.io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else ctx.io.stdout.write(await humanReport(ctx.io, ctx.global.color !== false, report, now));
+  if (failed.length) {
+    ctx.log.warn(`the token endpoint would refuse this JWT: ${failed.map((c) => `${c.name}: ${c.message}`).join('; ')}`);
+    return 3;
+  }
+  return 0;
+}
+
+function when(t: number | null, now: number): string {
+  if (t === null) return '—';
+  const rel = t >= now ? `in ${describeAge(t - now)}` : `${describeAge(now - t)} ago`;
+  return `${new Date(t * 1000).toISOString()} (${rel})`;
+}
+
+async function humanReport(io: IO, colour: boolean, r: IdentityReport, now: number): Promise<string> {
+  const c = await colours(io, colour);
+  const rows: Array<[string, string]> = [];
+  rows.push(['Source', `${r.source}  ${c.dim(`(${r.source_reason})`)}`]);
+  rows.push(['From', r.origin]);
+  rows.push(['Fresh per exchange', r.mints_on_demand ? 'yes (mints on demand)' : 'no (rotates on its own schedule; an exchanged JWT is never re-sent)']);
+  rows.push(['Header', Object.entries(r.header).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')]);
+  rows.push(['Issuer (iss)', r.federation.issuer_url ?? c.bad('—')]);
+  rows.push(['Subject (sub)', r.federation.subject ?? c.bad('—')]);
+  rows.push(['Audience (aud)', r.federation.audience.join(', ') || c.bad('—')]);
+  rows.push(['Issued (iat)', when(r.issued_at, now)]);
+  rows.push(['Expires (exp)', when(r.expires_at, now)]);
+  if (r.lifetime_seconds !== null) rows.push(['Lifetime', `${r.lifetime_seconds} s`]);
+  if (typeof r.claims['nbf'] === 'number') rows.push(['Not before (nbf)', when(r.claims['nbf'], now)]);
+  rows.push(['JWT id (jti)', typeof r.claims['jti'] === 'string' ? r.claims['jti'] : c.dim('none')]);
+  const extra = Object.entries(r.claims).filter(([k]) => !STANDARD_CLAIMS.has(k));
+  for (const [k, v] of extra) rows.push([`  ${k}`, typeof v === 'string' ? v : JSON.stringify(v)]);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  const out = rows.map(([l, v]) => `${l.padEnd(width)}${v}`);
+  out.push('', c.bold('Checks'));
+  for (const ch of r.checks) {
+    const mark = ch.status === 'ok' ? c.ok('✓') : ch.status === 'warn' ? c.bad('!') : c.bad('✗');
+    out.push(`  ${mark} ${ch.name}: ${ch.message}`);
+  }
+  out.push('', c.bold('Federation rule for this identity'));
+  out.push(`  issuer_url              ${r.federation.issuer_url ?? '(the JWT has no iss)'}`);
+  out.push(`  match.subject_prefix    ${r.federation.subject ?? '(the JWT has no sub)'}  ${c.dim('(exact; end with * for a prefix)')}`);
+  out.push(`  match.audience          ${r.federation.audience[0] ?? '(none)'}`);
+  for (const n of r.notes) out.push(`${c.dim('note:')} ${n}`);
+  return `${out.join('\n')}\n`;
+}
