@@ -175,3 +175,12 @@ function kernelKeyringMissing(): string | undefined {
   const r = spawnSync('keyctl', ['session', '-', 'keyctl', 'show', '@s'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : `no usable kernel keyring here (keyctl: ${(r.stderr || r.stdout).trim().split('\n')[0]})`;
 }
+
+describe('hot path', () => {
+  it('the hot-path bundle contains no keyring, doctor, prompt or completion code', () => {
+    const hot = readFileSync(join(BIN, '..', '..', 'dist', 'claude-wif.cjs'), 'utf8');
+    for (const marker of ['@napi-rs/keyring', 'keyring-store', 'Claude Code settings', 'Register-ArgumentCompleter', 'configure was cancelled']) {
+      expect(hot, marker).not.toContain(marker);
+    }
+  });
+});
