@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AccessToken, CoreDeps } from '../core/credentials.js';
-import type { Plan } from '../core/resolve.js';
+import { DEFAULT_BASE_URL, type Plan } from '../core/resolve.js';
 import { WifError } from '../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 import { describeAge } from '../util/jwt.js';
@@ -132,7 +132,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     writeFileAtomic(sink.credentialsPath, credentialsJson(token), 0o600);
     if (!sink.written) {
       // The profile appears only once its token exists: a consumer never finds one without the other.
-      writeFileAtomic(sink.configPath, `${JSON.stringify(SIDECAR_PROFILE, null, 2)}\n`, 0o600);
+      writeFileAtomic(sink.configPath, `${JSON.stringify(sidecarProfileFor(sink.spec.plan), null, 2)}\n`, 0o600);
       if (sink === sinks[0]) writeFileAtomic(join(dir, 'active_config'), `${sink.spec.name}\n`, 0o600);
       sink.written = true;
       sink.first.resolve();
@@ -278,6 +278,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     fatal: fatalError,
     stop,
   };
+}
+
+/**
+ * The consumers' profile: exactly the measured sidecar profile (sidecar.ts) for the default API.
+ * A token is bound to the base URL it was minted at (spec §2), and a consumer here has no
+ * ANTHROPIC_BASE_URL from claude-wif (unlike an exec child): a non-default base URL goes into the
+ * profile, whose base_url the SDKs adopt when the caller pins none.
+ */
+export function sidecarProfileFor(plan: Plan): Record<string, unknown> {
+  return plan.baseUrl.value === DEFAULT_BASE_URL ? { ...SIDECAR_PROFILE } : { version: SIDECAR_PROFILE.version, base_url: plan.baseUrl.value, authentication: { ...SIDECAR_PROFILE.authentication } };
 }
 
 /**
