@@ -124,6 +124,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const allowPeer = opts.allowPeer ?? isLoopbackPeer;
   const stats: ProxyStats = { forwarded: 0, refused: 0, retried: 0, failed: 0 };
   const nowSec = () => opts.clock.now() / 1000;
+  const debug = (opts.log as { level?: string }).level === 'debug';
 
   const presented = (req: IncomingMessage): string[] => {
     const out: string[] = [];
@@ -218,8 +219,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, keeper: Pick<TokenKeeper, 'replace'>, token: AccessToken): void {
-    const started = process.hrtime.bigint();
+    const started = debug ? process.hrtime.bigint() : 0n;
     const path = `${basePath}${req.url}`;
+    // No body at all (most GETs): the upstream request is complete as soon as it is sent.
+    const bodyless = req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
     // The first bytes of the body, for a replay after a 401.
     let kept: Buffer[] | undefined = [];
     let keptSize = 0;
@@ -259,6 +262,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         relay(ures, retried);
       });
       if (body) ureq.end(body);
+      else if (bodyless) ureq.end();
       else req.pipe(ureq);
     };
 
@@ -269,15 +273,19 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       }
       stats.forwarded++;
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, responseHeaders(ures));
-      // Headers now, not with the first body chunk: an SSE client sees the stream open at once.
-      res.flushHeaders();
+      // A stream (SSE, or any body of unknown length) gets its headers at once, so the client sees
+      // it open before the first event; a body of known length goes out with its headers in one
+      // write (one packet, one wake-up of the client instead of two).
+      if (ures.headers['content-length'] === undefined) res.flushHeaders();
       ures.on('aborted', () => res.destroy());
       ures.on('error', () => res.destroy());
       ures.pipe(res);
-      ures.once('end', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        opts.log.debug(`proxy: ${req.method} ${pathOf(req.url)} → ${ures.statusCode}${retried ? ' (after a token refresh)' : ''} in ${ms.toFixed(1)} ms`);
-      });
+      if (debug) {
+        ures.once('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          opts.log.debug(`proxy: ${req.method} ${pathOf(req.url)} → ${ures.statusCode}${retried ? ' (after a token refresh)' : ''} in ${ms.toFixed(1)} ms`);
+        });
+      }
     };
 
     /** A 401 on the first try: keep it aside, and replay with a new token if the body allows. */
