@@ -7,6 +7,7 @@
 // a real one: identity fetch, preflight, single-use ledger, lock, exchange, cache write, sidecar
 // file write, one log line. RSS (VmRSS) is sampled from /proc every 250 cycles; growth is the
 // median of the last 1 000 cycles' samples minus the median of cycles 1 000–2 000 (after warm-up).
+// Diagnostics: AGENT_NODE_ARGS='--trace-gc' AGENT_STDOUT=/tmp/gc.log shows the agent's collections.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -54,7 +55,7 @@ export async function agentRssBench({ cycles = 10_000, factor = 4000 } = {}) {
   const env = {
     PATH: process.env.PATH,
     HOME: home,
-    NODE_OPTIONS: `--import=${pathToFileURL(join(root, 'test', 'e2e', 'exec-fixtures', 'timewarp.mjs')).href}`,
+    NODE_OPTIONS: `--import=${pathToFileURL(join(root, 'test', 'e2e', 'exec-fixtures', 'timewarp.mjs')).href}${process.env.AGENT_NODE_OPTIONS ? ` ${process.env.AGENT_NODE_OPTIONS}` : ''}`,
     WIF_TIMEWARP_FACTOR: String(factor),
     WIF_TIMEWARP_T0: String(t0),
     ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${gh.address().port}/_apis/token?api-version=2.0`,
@@ -64,7 +65,8 @@ export async function agentRssBench({ cycles = 10_000, factor = 4000 } = {}) {
     CLAUDE_WIF_TIMEOUT_MS: String(30_000 * factor),
   };
   const started = Date.now();
-  const agent = spawn(process.execPath, [join(root, 'bin', 'claude-wif'), '--profile', 'bench', 'agent', '--dir', join(home, 'shared')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const agent = spawn(process.execPath, [...(process.env.AGENT_NODE_ARGS ? process.env.AGENT_NODE_ARGS.split(' ') : []), join(root, 'bin', 'claude-wif'), '--profile', 'bench', 'agent', '--dir', join(home, 'shared')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (process.env.AGENT_STDOUT) agent.stdout.pipe((await import('node:fs')).createWriteStream(process.env.AGENT_STDOUT));
   const samples = [];
   let refreshes = 0;
   let warnings = 0;

@@ -49,6 +49,8 @@ export interface AgentOptions {
   proxy?: { listen: ListenAddress[]; secretFile: string } | undefined;
   health?: ListenAddress | undefined;
   scheduler?: Scheduler;
+  /** Called after every refresh (the daemon's memory upkeep). */
+  afterRefresh?: () => void;
 }
 
 export interface SinkStatus {
@@ -145,6 +147,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     log.info(
       `agent: "${sink.spec.name}" refreshed (${how}): expires in ${token.expiresAt === null ? 'never' : describeAge(token.expiresAt - now)}${s ? `, next refresh in ${describeAge(Math.max(1, s.refreshAt - now))}` : ''}`,
     );
+    opts.afterRefresh?.();
   };
 
   const start = (sink: Sink): Promise<void> => {

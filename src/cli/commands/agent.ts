@@ -77,7 +77,9 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
 
   const stop = untilStopSignal(ctx);
   try {
-    const agent = await startAgent({ dir, sinks, deps, fetch: (plan, o) => getAccessToken(plan, o, deps), proxy, health });
+    const { memoryKeeper } = await import('../../run/memory.js');
+    const memory = memoryKeeper();
+    const agent = await startAgent({ dir, sinks, deps, fetch: (plan, o) => getAccessToken(plan, o, deps), proxy, health, afterRefresh: () => memory.afterRefresh() });
     if (proxy) process.once('exit', () => removeQuietly(proxy.secretFile));
     ctx.io.stdout.write(
       `${JSON.stringify({
