@@ -70,6 +70,7 @@ export async function agentRssBench({ cycles = 10_000, factor = 4000 } = {}) {
   const samples = [];
   let refreshes = 0;
   let warnings = 0;
+  const firstWarnings = [];
   let buf = '';
   const done = new Promise((resolve, reject) => {
     agent.on('exit', (code, signal) => resolve({ code, signal }));
@@ -90,7 +91,10 @@ export async function agentRssBench({ cycles = 10_000, factor = 4000 } = {}) {
             clearTimeout(timer);
             resolve();
           }
-        } else if (line.includes('warning:')) warnings++;
+        } else if (line.includes('warning:')) {
+          warnings++;
+          if (firstWarnings.length < 3) firstWarnings.push(line.slice(0, 300));
+        }
       }
     });
     agent.on('exit', (code) => reject(new Error(`agent exited ${code} after ${refreshes} refreshes: ${buf}`)));
@@ -115,6 +119,7 @@ export async function agentRssBench({ cycles = 10_000, factor = 4000 } = {}) {
     exchanges,
     failed_exchanges: failed,
     warnings,
+    first_warnings: firstWarnings,
     wall_s: wall,
     rss_kib: { after_1000_2000: base, last_1000: end, max },
     growth_mib: growthMiB,

@@ -54,7 +54,8 @@ function once(agent, url, { method = 'GET', path = '/v1/models', headers, body, 
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
     });
-    req.on('error', (e) => (untilFirst && e.code === 'ECONNRESET' ? undefined : reject(e)));
+    // A failed request is a result (status 0), not a crash: the summary counts them.
+    req.on('error', (e) => (untilFirst && e.code === 'ECONNRESET' ? undefined : resolve({ status: 0, ms: NaN, error: e.code ?? e.message })));
     req.end(body);
   });
 }
@@ -79,6 +80,7 @@ export async function proxyBench({ rate = 300, n = 2000, sse = 200 } = {}) {
 
     // Latency at a fixed rate (open loop: a request is sent every 1/rate s whatever the answers).
     const lat = { direct: [], proxy: [], bare: [] };
+    const errors = { direct: 0, proxy: 0, bare: 0 };
     const order = [direct, proxied, reference];
     const run = async (count, record) => {
       const interval = 1000 / rate;
@@ -90,7 +92,10 @@ export async function proxyBench({ rate = 300, n = 2000, sse = 200 } = {}) {
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const side = order[i % 3];
         const p = once(side.agent, side.url, { headers: side.headers }).then((r) => {
-          if (r.status !== 200) throw new Error(`status ${r.status}`);
+          if (r.status !== 200) {
+            errors[side === direct ? 'direct' : side === proxied ? 'proxy' : 'bare']++;
+            return;
+          }
           if (record) (side === direct ? lat.direct : side === proxied ? lat.proxy : lat.bare).push(r.ms);
         });
         pending.push(p);
@@ -129,10 +134,12 @@ export async function proxyBench({ rate = 300, n = 2000, sse = 200 } = {}) {
       added: { p50: added50, p99: added99 },
       bare_node_proxy: { p50: b50, p99: b99, added_p50: b50 - d50, added_p99: b99 - d99 },
       sse: { direct_median: median(first.direct), proxy_median: median(first.proxy), added_median: sseAdded, p90_direct: percentile(first.direct, 90), p90_proxy: percentile(first.proxy, 90), samples: sse },
-      pass: added50 <= 0.5 && added99 <= 2 && sseAdded <= 1,
+      errors,
+      pass: added50 <= 0.5 && added99 <= 2 && sseAdded <= 1 && errors.proxy === 0,
       summary:
         `GET /v1/models at ${rate} req/s, ${n} per side: direct p50 ${f(d50)} p99 ${f(d99)}; proxy p50 ${f(p50)} p99 ${f(p99)}; ` +
         `added p50 ${f(added50)} (target ≤ 0.5), p99 ${f(added99)} (target ≤ 2); bare Node proxy for reference: added p50 ${f(b50 - d50)}, p99 ${f(b99 - d99)}. ` +
+        `errors: direct ${errors.direct}, proxy ${errors.proxy}, bare ${errors.bare}. ` +
         `SSE first event (${sse} per side): direct median ${f(median(first.direct))}, proxy median ${f(median(first.proxy))}, added ${f(sseAdded)} (target ≤ 1)`,
     };
   } finally {

@@ -242,26 +242,62 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       done = true;
     });
 
-    const attempt = (tok: AccessToken, body: Buffer | undefined): void => {
-      const retried = body !== undefined;
-      const ureq = send({ protocol: secured && !egress ? 'https:' : 'http:', hostname: upstream.hostname.replace(/^\[|\]$/g, ''), port: upstream.port || (secured ? 443 : 80), method: req.method, path, headers: upstreamHeaders(req, tok, body?.length), agent });
+    let staleRetried = false;
+    /**
+     * `first`: the client's body streams through. `after401` / `stale`: the kept body is replayed
+     * (`body`; undefined for a bodyless request).
+     */
+    const attempt = (tok: AccessToken, body: Buffer | undefined, mode: 'first' | 'after401' | 'stale'): void => {
+      const retried = mode === 'after401';
+      const replay = mode !== 'first';
+      const ureq = send({
+        protocol: secured && !egress ? 'https:' : 'http:',
+        hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+        port: upstream.port || (secured ? 443 : 80),
+        method: req.method,
+        path,
+        headers: upstreamHeaders(req, tok, replay && !bodyless ? (body?.length ?? 0) : undefined),
+        agent,
+      });
       current = ureq;
+      let answered = false;
       ureq.setTimeout(UPSTREAM_IDLE_TIMEOUT_MS, () => ureq.destroy(new Error('upstream idle timeout')));
       ureq.on('socket', (s: Socket) => s.setNoDelay(true));
       ureq.on('error', (err: NodeJS.ErrnoException) => {
         if (done && res.writableFinished) return;
-        stats.failed++;
-        opts.log.debug(`proxy: ${req.method} ${pathOf(req.url)}: upstream error ${err.code ?? err.message}`);
-        errorReply(res, 502, 'api_error', `claude-wif proxy: the upstream ${upstream.origin} could not be reached (${err.code ?? err.message})`);
+        // A kept-alive connection the upstream closed just as it was reused: the request never
+        // reached it, so sending it once more on a new connection is safe when the body allows.
+        if (!answered && !staleRetried && ureq.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          staleRetried = true;
+          const again = (): void => {
+            if (done) return;
+            if (bodyless) return attempt(tok, undefined, 'stale');
+            if (kept) return attempt(tok, Buffer.concat(kept), 'stale');
+            fail();
+          };
+          if (complete || bodyless) again();
+          else {
+            req.once('end', again);
+            req.once('close', () => !complete && fail());
+          }
+          return;
+        }
+        fail();
+        function fail(): void {
+          stats.failed++;
+          opts.log.debug(`proxy: ${req.method} ${pathOf(req.url)}: upstream error ${err.code ?? err.message}`);
+          errorReply(res, 502, 'api_error', `claude-wif proxy: the upstream ${upstream.origin} could not be reached (${err.code ?? err.message})`);
+        }
       });
       ureq.on('response', (ures) => {
+        answered = true;
         if (ures.statusCode === 401 && !retried) {
           holdBack(ures, tok);
           return;
         }
         relay(ures, retried);
       });
-      if (body) ureq.end(body);
+      if (replay) ureq.end(bodyless ? undefined : body);
       else if (bodyless) ureq.end();
       else req.pipe(ureq);
     };
@@ -331,11 +367,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         if (done) return;
         stats.retried++;
         opts.log.debug(`proxy: ${req.method} ${pathOf(req.url)} → 401; retrying once with a refreshed token`);
-        attempt(next, Buffer.concat(kept));
+        attempt(next, Buffer.concat(kept), 'after401');
       });
     };
 
-    attempt(token, undefined);
+    attempt(token, undefined, 'first');
   }
 
   const servers: Server[] = [];
@@ -343,9 +379,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   try {
     for (const a of opts.listen) {
       const server = createServer({ noDelay: true }, handler);
-      // Streams may last minutes: no request timeout; idle keep-alive connections still expire.
+      // Streams may last minutes: no request timeout. Idle keep-alive connections are kept longer
+      // than clients keep theirs (Node's agents: 5 s), so a client rarely reuses a connection at the
+      // moment the proxy closes it.
       server.requestTimeout = 0;
-      server.headersTimeout = 60_000;
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
       servers.push(server);
       addresses.push(await listenOn(server, a));
     }

@@ -291,6 +291,37 @@ describe('proxy: streaming', () => {
   });
 });
 
+describe('proxy: a kept-alive upstream connection closed as it is reused', () => {
+  it('sends the request again on a new connection (the upstream never saw it), bodyless or with a kept body', async () => {
+    let n = 0;
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        n++;
+        seen.push(`${req.method} ${Buffer.concat(chunks).toString()}`);
+        // Every second request on a connection: the server drops the connection instead of answering.
+        const count = ((req.socket as unknown as { count?: number }).count = ((req.socket as unknown as { count?: number }).count ?? 0) + 1);
+        if (count === 2) return void req.socket.destroy();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+        res.end('{}');
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const p = await proxyTo(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, fixedKeeper(token));
+    const auth = { authorization: `Bearer ${secret}` };
+    expect((await call({ url: p.url }, { headers: auth })).status).toBe(200);
+    expect((await call({ url: p.url }, { headers: auth })).status).toBe(200); // dropped, then resent
+    expect((await call({ url: p.url }, { method: 'POST', headers: auth, body: 'payload' })).status).toBe(200);
+    expect((await call({ url: p.url }, { method: 'POST', headers: auth, body: 'payload2' })).status).toBe(200);
+    // Each request that landed second on a connection was dropped and resent once on a new one.
+    expect(seen).toEqual(['GET ', 'GET ', 'GET ', 'POST payload', 'POST payload', 'POST payload2', 'POST payload2']);
+    expect(n).toBe(7);
+  });
+});
+
 describe('proxy: upstream 401', () => {
   const stale: AccessToken = { token: 'sk-ant-oat01-stale-token-000000000000', expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
   const fresh: AccessToken = { token: 'sk-ant-oat01-fresh-token-111111111111', expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
