@@ -237,9 +237,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       proxy?.close(5_000),
       health ? new Promise<void>((r) => { health!.close(() => r()); health!.closeAllConnections(); }) : undefined,
     ]);
-    // The secret dies with this process: no file may outlive it.
+    // The secret dies with this process: no file may outlive it. A refresh still in flight is
+    // abandoned, not awaited: its result is never written (`stopped`), and files are only ever
+    // replaced whole, so there is nothing to wait for.
     if (opts.proxy) removeFile(opts.proxy.secretFile);
-    await Promise.allSettled(sinks.map((s) => s.keeper?.idle()));
   };
 
   try {

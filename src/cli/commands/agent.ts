@@ -8,7 +8,7 @@ import { startAgent, type SinkSpec } from '../../run/agent.js';
 import { parseListen } from '../../run/listen.js';
 import { toWifError, WifError } from '../../util/errors.js';
 import { ensurePrivateDir } from '../../util/fsx.js';
-import { daemonLogger, untilStopSignal } from './daemon.js';
+import { daemonLogger, exitSoon, untilStopSignal } from './daemon.js';
 
 export interface AgentCommandOptions {
   dir?: string;
@@ -99,6 +99,7 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
     }
     log.info(`agent: ${outcome.signal}: stopping (the last tokens stay in place until they expire)`);
     await agent.stop();
+    exitSoon(ctx, 0);
     return 0;
   } finally {
     stop.dispose();

@@ -46,3 +46,12 @@ export function daemonLogger(ctx: CommandContext): Logger {
     },
   };
 }
+
+/**
+ * After a clean stop, a real process exits even if an abandoned exchange still holds a socket
+ * open (it would otherwise linger until that request times out). In-process runs (tests) return.
+ */
+export function exitSoon(ctx: CommandContext, code: number): void {
+  if (ctx.io.stdout !== process.stdout || ctx.io.stderr !== process.stderr) return;
+  setTimeout(() => process.exit(code), 100).unref();
+}

@@ -6,7 +6,7 @@ import { parseListen } from '../../run/listen.js';
 import { MIN_REQUEST_TTL_SECONDS, newProxySecret, startProxy } from '../../run/proxy.js';
 import { WifError } from '../../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
-import { daemonLogger, untilStopSignal } from './daemon.js';
+import { daemonLogger, exitSoon, untilStopSignal } from './daemon.js';
 import { removeQuietly } from './agent.js';
 
 export interface ProxyCommandOptions {
@@ -70,6 +70,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
     log.info(`proxy: ${s}: stopping`);
     keeper.stop();
     await proxy.close(5_000);
+    exitSoon(ctx, 0);
     return 0;
   } finally {
     if (secretFile) removeQuietly(secretFile);
