@@ -12,7 +12,7 @@ _claude_wif_profiles() {
 
 _claude_wif_subcommands() {
   case "$1" in
-    '') echo 'token env credential-process status exec identity sandbox configure profiles doctor cache completion help' ;;
+    '') echo 'token env credential-process status exec proxy agent identity sandbox configure profiles doctor cache completion help' ;;
     'profiles') echo 'list show use' ;;
     'cache') echo 'list clear' ;;
   esac
@@ -25,7 +25,9 @@ _claude_wif_options() {
     'env') echo '--format --target --min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'credential-process') echo '--min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'status') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
-    'exec') echo '--mode --target --no-scrub --allow-nested --min-ttl --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'exec') echo '--mode --target --no-scrub --allow-nested --min-ttl --proxy-socket --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'proxy') echo '--listen --secret-file --print-secret --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'agent') echo '--dir --proxy --proxy-secret-file --health --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'sandbox') echo '--port --config --token-lifetime --jwt-lifetime --write-profile --activate --demo --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'configure') echo '--organization-id --federation-rule-id --service-account-id --workspace-id --base-url --identity-token-file --identity-variable --identity-command --identity-timeout-ms --audience --resource --client-id --identity-scope --tenant-id --region --signing-algorithm --duration-seconds --socket --issuer --private-key-path --key-id --identity-tag --identity-option --activate --dry-run --yes --no-input --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -44,7 +46,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--duration-seconds|--federation-rule-id|--format|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--min-ttl|--mode|--organization-id|--port|--private-key-path|--profile|--region|--resource|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--min-ttl|--mode|--organization-id|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -74,6 +76,13 @@ _claude_wif() {
     --format) COMPREPLY=($(compgen -W 'raw json' -- "$cur")) ;;
     --target) COMPREPLY=($(compgen -W 'sdk claude-code' -- "$cur")) ;;
     --mode) COMPREPLY=() ;;
+    --proxy-socket) COMPREPLY=() ;;
+    --listen) COMPREPLY=() ;;
+    --secret-file) COMPREPLY=() ;;
+    --dir) COMPREPLY=() ;;
+    --proxy) COMPREPLY=() ;;
+    --proxy-secret-file) COMPREPLY=() ;;
+    --health) COMPREPLY=() ;;
     --audience) COMPREPLY=() ;;
     --port) COMPREPLY=() ;;
     --config) COMPREPLY=($(compgen -f -- "$cur")) ;;

@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --duration-seconds --federation-rule-id --format --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --min-ttl --mode --organization-id --port --private-key-path --profile --region --resource --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --min-ttl --mode --organization-id --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -42,7 +42,7 @@ function __claude_wif_at
     test "$path" = "$argv[1]"
 end
 
-set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'identity' 'sandbox' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
+set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
 
 complete -c claude-wif -f
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'token' -d 'print a fresh access token (sk-ant-oat01-…) and a newline on stdout'
@@ -50,6 +50,8 @@ complete -c claude-wif -n '__claude_wif_at \'\'' -a 'env' -d 'print variables fo
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'credential-process' -d 'print one JSON document with the token and its expiry (epoch seconds and RFC 3339)'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'status' -d 'offline: which profile and inputs won and why, the cached token, shadowing variables'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'exec' -d 'run a command with federated credentials; the default sidecar mode keeps a long-running child (claude, SDK apps) authenticated'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'proxy' -d 'run the credential-injecting loopback proxy: clients send the session secret, requests go upstream with a fresh federated token'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'agent' -d 'keep profiles\' tokens fresh in a shared sidecar config dir (ANTHROPIC_CONFIG_DIR for other containers/services), optionally serving the proxy and health checks'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'identity' -d 'fetch the ambient identity JWT and explain it: source and why, decoded header and claims, time left, checks against the profile'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'sandbox' -d 'run the local WIF emulator (OIDC issuer + token endpoint + API) and print a ready profile'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'configure' -d 'create or edit an SDK-compatible profile (asks on a terminal; flags otherwise); prints the profile path'
@@ -81,12 +83,22 @@ complete -c claude-wif -n '__claude_wif_at \'credential-process\'' -l force-refr
 complete -c claude-wif -n '__claude_wif_at \'credential-process\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'status\'' -l json -d 'machine-readable output'
 complete -c claude-wif -n '__claude_wif_at \'status\'' -s h -l help -d 'display help'
-complete -c claude-wif -n '__claude_wif_at \'exec\'' -l mode -x -d 'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl)'
-complete -c claude-wif -n '__claude_wif_at \'exec\'' -l target -x -a 'sdk claude-code' -d 'for --mode token: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l mode -x -d 'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl); proxy: only a loopback URL and a session secret (the token never reaches the child); federation: the child exchanges for itself from a rotated identity file'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l target -x -a 'sdk claude-code' -d 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l no-scrub -d 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l allow-nested -d 'allow running inside another `claude-wif exec`'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l min-ttl -x -d 'the first token must be valid for at least this long'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l proxy-socket -x -d 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'proxy\'' -l listen -x -d 'host:port on 127.0.0.1/[::1] (port 0 = any free port) or unix:/path; repeatable (default 127.0.0.1:0)'
+complete -c claude-wif -n '__claude_wif_at \'proxy\'' -l secret-file -x -d 'write the session secret here (0600, removed on exit); default <cache dir>/proxy/proxy-<port>.secret'
+complete -c claude-wif -n '__claude_wif_at \'proxy\'' -l print-secret -d 'put the session secret in the startup JSON on stdout instead of a file'
+complete -c claude-wif -n '__claude_wif_at \'proxy\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'agent\'' -l dir -x -d 'the shared directory (configs/, credentials/, active_config)'
+complete -c claude-wif -n '__claude_wif_at \'agent\'' -l proxy -x -d 'also serve the proxy for the first profile on this loopback address or unix socket'
+complete -c claude-wif -n '__claude_wif_at \'agent\'' -l proxy-secret-file -x -d 'where the proxy\'s session secret goes (0600; default <dir>/proxy.secret)'
+complete -c claude-wif -n '__claude_wif_at \'agent\'' -l health -x -d 'serve /livez and /readyz here (host:port, default host 0.0.0.0 for kubelet probes)'
+complete -c claude-wif -n '__claude_wif_at \'agent\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'identity\'' -l json -d 'machine-readable output'
 complete -c claude-wif -n '__claude_wif_at \'identity\'' -l raw -d 'print the JWT itself (with --json: add it as "jwt")'
 complete -c claude-wif -n '__claude_wif_at \'identity\'' -l audience -x -d 'audience to request (also CLAUDE_WIF_AUDIENCE; default https://api.anthropic.com, Entra: the resource)'

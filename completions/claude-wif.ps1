@@ -3,7 +3,7 @@
 
 $__claudeWifTree = @{
   '' = @{
-    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'identity', 'sandbox', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
+    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'proxy', 'agent', 'identity', 'sandbox', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
     options = @('--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color', '--help')
     arg = @{ kind = 'none' }
   }
@@ -29,7 +29,17 @@ $__claudeWifTree = @{
   }
   'exec' = @{
     commands = @()
-    options = @('--mode', '--target', '--no-scrub', '--allow-nested', '--min-ttl', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    options = @('--mode', '--target', '--no-scrub', '--allow-nested', '--min-ttl', '--proxy-socket', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
+  'proxy' = @{
+    commands = @()
+    options = @('--listen', '--secret-file', '--print-secret', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
+  'agent' = @{
+    commands = @()
+    options = @('--dir', '--proxy', '--proxy-secret-file', '--health', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'identity' = @{
@@ -109,6 +119,13 @@ $__claudeWifValues = @{
   '--format' = @{ kind = 'choices'; values = @('raw', 'json') }
   '--target' = @{ kind = 'choices'; values = @('sdk', 'claude-code') }
   '--mode' = @{ kind = 'none' }
+  '--proxy-socket' = @{ kind = 'none' }
+  '--listen' = @{ kind = 'none' }
+  '--secret-file' = @{ kind = 'none' }
+  '--dir' = @{ kind = 'none' }
+  '--proxy' = @{ kind = 'none' }
+  '--proxy-secret-file' = @{ kind = 'none' }
+  '--health' = @{ kind = 'none' }
   '--audience' = @{ kind = 'none' }
   '--port' = @{ kind = 'none' }
   '--config' = @{ kind = 'path' }

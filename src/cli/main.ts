@@ -78,13 +78,43 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .description('run a command with federated credentials; the default sidecar mode keeps a long-running child (claude, SDK apps) authenticated')
     .usage('[options] -- <command> [args...]')
     .argument('[command...]', 'the command and its arguments, after `--` (default: $SHELL)')
-    .addOption(new Option('--mode <mode>', 'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl)').default('sidecar'))
-    .addOption(new Option('--target <client>', 'for --mode token: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl); proxy: only a loopback URL and a session secret (the token never reaches the child); federation: the child exchanges for itself from a rotated identity file',
+      ).default('sidecar'),
+    )
+    .addOption(new Option('--target <client>', 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
     .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)')
     .option('--allow-nested', 'allow running inside another `claude-wif exec`')
     .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')
-    .addHelpText('after', '\nExamples:\n  claude-wif exec -- claude -p "summarise README.md"\n  claude-wif --profile ci exec --mode token -- ./call-api.sh\n')
+    .option('--proxy-socket <path>', 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  claude-wif exec -- claude -p "summarise README.md"\n  claude-wif --profile ci exec --mode token -- ./call-api.sh\n  claude-wif exec --mode proxy -- python app.py       # the app never holds a federated token\n  claude-wif exec --mode federation -- claude -p "…"  # the child exchanges; claude-wif keeps its JWT file fresh\n',
+    )
     .action(action(async () => (await import('./commands/exec.js')).runExec as Runner));
+
+  program
+    .command('proxy')
+    .description('run the credential-injecting loopback proxy: clients send the session secret, requests go upstream with a fresh federated token')
+    .option('--listen <addr>', 'host:port on 127.0.0.1/[::1] (port 0 = any free port) or unix:/path; repeatable (default 127.0.0.1:0)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--secret-file <path>', 'write the session secret here (0600, removed on exit); default <cache dir>/proxy/proxy-<port>.secret')
+    .option('--print-secret', 'put the session secret in the startup JSON on stdout instead of a file')
+    .addHelpText('after', '\nstdout: one JSON line {"url", "socket", "upstream", "profile", "secret_file", "pid"} once listening.\nClients: ANTHROPIC_BASE_URL=<url> ANTHROPIC_AUTH_TOKEN="$(cat <secret_file>)"\n')
+    .action(action(async () => (await import('./commands/proxy.js')).runProxy as Runner));
+
+  program
+    .command('agent')
+    .description('keep profiles\' tokens fresh in a shared sidecar config dir (ANTHROPIC_CONFIG_DIR for other containers/services), optionally serving the proxy and health checks')
+    .usage('[options] [profile...]')
+    .argument('[profile...]', 'profiles to keep fresh (default: the one claude-wif would use); the first becomes active_config')
+    .option('--dir <dir>', 'the shared directory (configs/, credentials/, active_config)')
+    .option('--proxy <addr>', 'also serve the proxy for the first profile on this loopback address or unix socket')
+    .option('--proxy-secret-file <path>', 'where the proxy\'s session secret goes (0600; default <dir>/proxy.secret)')
+    .option('--health <addr>', 'serve /livez and /readyz here (host:port, default host 0.0.0.0 for kubelet probes)')
+    .addHelpText('after', '\nConsumers: ANTHROPIC_CONFIG_DIR=<dir> (and ANTHROPIC_PROFILE=<name> for any profile but the first).\n')
+    .action(action(async () => (await import('./commands/agent.js')).runAgent as Runner));
 
   program
     .command('identity')

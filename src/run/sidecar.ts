@@ -19,6 +19,14 @@ export const SIDECAR_PROFILE = { version: '1.0', authentication: { type: 'user_o
 
 const PREFIX = 'claude-wif-exec-';
 
+/** The SDK credentials shape (spec §4) for a sidecar file; expires_at in integer seconds. */
+export function credentialsJson(token: AccessToken): string {
+  const doc: Record<string, unknown> = { version: '1.0', type: 'oauth_token', access_token: token.token };
+  if (token.expiresAt !== null) doc['expires_at'] = Math.floor(token.expiresAt);
+  if (token.scope) doc['scope'] = token.scope;
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
 export interface Sidecar {
   /** The private directory (0700). */
   dir: string;
@@ -130,11 +138,7 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
       ],
       write(token) {
         if (removed) return;
-        // The SDK credentials shape (spec §4); expires_at in integer seconds.
-        const doc: Record<string, unknown> = { version: '1.0', type: 'oauth_token', access_token: token.token };
-        if (token.expiresAt !== null) doc['expires_at'] = Math.floor(token.expiresAt);
-        if (token.scope) doc['scope'] = token.scope;
-        writeFileAtomic(credentialsPath, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+        writeFileAtomic(credentialsPath, credentialsJson(token), 0o600);
       },
       remove,
       get removed() {

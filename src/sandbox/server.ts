@@ -69,6 +69,8 @@ export interface Sandbox {
   apiCalls: ApiCallRecord[];
   /** The next `count` (default 1) token requests get this answer instead of the real one. */
   injectFault(f: InjectedFault): void;
+  /** Drops every pending fault: the token endpoint answers normally again (an outage that ends). */
+  clearFaults(): void;
   /** A ready SDK profile (spec §4 format) for rule fdrl_sandbox (or `ruleId`). */
   profile(opts?: { identityTokenPath?: string; workspaceId?: string; ruleId?: string }): Record<string, unknown>;
   close(): Promise<void>;
@@ -255,6 +257,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     injectFault(f) {
       if (!Number.isInteger(f.status) || f.status < 100 || f.status > 599) throw new Error(`injectFault: status must be an HTTP status code (got ${f.status})`);
       faults.push({ ...f, count: f.count ?? 1 });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     profile(p = {}) {
       const rules = sandbox.config.rules;

@@ -52,7 +52,7 @@ function stripBrackets(host: string): string {
   return host.replace(/^\[|\]$/g, '');
 }
 
-function proxyAuthorization(proxy: URL): string | undefined {
+export function proxyAuthorization(proxy: URL): string | undefined {
   if (!proxy.username && !proxy.password) return undefined;
   const user = decodeURIComponent(proxy.username);
   const pass = decodeURIComponent(proxy.password);
@@ -60,7 +60,7 @@ function proxyAuthorization(proxy: URL): string | undefined {
 }
 
 /** CONNECT host:port through the proxy, then TLS to the target over that tunnel. */
-function openTunnel(url: URL, proxy: URL, auth: string | undefined, timeoutMs: number): Promise<Socket> {
+export function openTunnel(url: URL, proxy: URL, auth: string | undefined, timeoutMs: number): Promise<Socket> {
   const host = stripBrackets(url.hostname);
   const port = url.port || '443';
   const authority = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;

@@ -70,7 +70,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 
   it('completes commands, subcommands, options, choices and profile names', () => {
     expect(complete(['claude-wif', ''])).toEqual(expect.arrayContaining(['token', 'doctor', 'configure', 'profiles', 'cache', 'completion']));
-    expect(complete(['claude-wif', 'pro'])).toEqual(['profiles']);
+    expect(complete(['claude-wif', 'pro']).sort()).toEqual(['profiles', 'proxy']);
+    expect(complete(['claude-wif', 'prof'])).toEqual(['profiles']);
     expect(complete(['claude-wif', 'profiles', ''])).toEqual(['list', 'show', 'use']);
     expect(complete(['claude-wif', '--profile', ''])).toEqual(['alpha', 'beta-two', 'staging']);
     expect(complete(['claude-wif', '-p', 'st'])).toEqual(['staging']);

@@ -166,12 +166,9 @@ describe('terminal double delivery', () => {
 });
 
 describe('exec options', () => {
-  it('parseMode: sidecar by default, token; federation/proxy are "not available yet"; others are usage errors', () => {
+  it('parseMode: sidecar by default, token, proxy, federation; others are usage errors', () => {
     expect(parseMode(undefined)).toBe('sidecar');
-    expect(parseMode('token')).toBe('token');
-    for (const m of ['federation', 'proxy']) {
-      expect(() => parseMode(m)).toThrow(/not available yet/);
-    }
+    for (const m of ['sidecar', 'token', 'proxy', 'federation']) expect(parseMode(m)).toBe(m);
     const err = (() => {
       try {
         parseMode('nope');
@@ -215,12 +212,12 @@ describe('exec through the CLI (in-process, before anything is spawned)', () => 
     }
   });
 
-  it('usage errors: unknown option, unavailable mode, missing `--`', async () => {
+  it('usage errors: unknown option, unknown mode, missing `--`', async () => {
     const h = tempHome();
     try {
       const env = cleanEnv(h.home);
       expect((await runCli(['exec', '--bogus', '--', 'true'], env)).code).toBe(2);
-      expect((await runCli(['exec', '--mode', 'proxy', '--', 'true'], env)).stderr).toContain('not available yet');
+      expect((await runCli(['exec', '--mode', 'bogus', '--', 'true'], env)).stderr).toContain('is not one of sidecar, token, proxy, federation');
       expect((await runCli(['exec', 'true'], env)).code).toBe(2);
       expect((await runCli(['exec', '--min-ttl', 'soon', '--', 'true'], env)).code).toBe(2);
     } finally {

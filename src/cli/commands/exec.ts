@@ -28,12 +28,12 @@ export interface ExecOptions {
   scrub?: boolean;
   allowNested?: boolean;
   minTtl?: string;
+  /** --mode proxy: also listen on this unix socket (exported as CLAUDE_WIF_PROXY_SOCKET). */
+  proxySocket?: string;
 }
 
-export type ExecMode = 'sidecar' | 'token';
-/** Modes of the contract (ARCHITECTURE.md §3) that a later issue implements. */
-const LATER_MODES = ['federation', 'proxy'] as const;
-export const EXEC_MODES: readonly ExecMode[] = ['sidecar', 'token'];
+export type ExecMode = 'sidecar' | 'token' | 'proxy' | 'federation';
+export const EXEC_MODES: readonly ExecMode[] = ['sidecar', 'token', 'proxy', 'federation'];
 
 /**
  * The first token handed to a sidecar child must outlast the SDKs' 30 s mandatory window with room
@@ -45,13 +45,8 @@ export const SIDECAR_MIN_INITIAL_TTL = PICKUP_WINDOW_SECONDS + 10;
 export function parseMode(value: string | undefined): ExecMode {
   const mode = value ?? 'sidecar';
   if ((EXEC_MODES as readonly string[]).includes(mode)) return mode as ExecMode;
-  if ((LATER_MODES as readonly string[]).includes(mode)) {
-    throw new WifError('usage_error', `--mode ${mode} is not available yet in this version of claude-wif`, {
-      hint: `use --mode sidecar (default: a private profile kept fresh for the whole run) or --mode token (a static token for short commands and curl)`,
-    });
-  }
-  throw new WifError('usage_error', `--mode ${JSON.stringify(mode)} is not one of ${[...EXEC_MODES, ...LATER_MODES].join(', ')}`, {
-    hint: 'sidecar (default) keeps a long-running child authenticated; token exports a static token',
+  throw new WifError('usage_error', `--mode ${JSON.stringify(mode)} is not one of ${EXEC_MODES.join(', ')}`, {
+    hint: 'sidecar (default) keeps a long-running child authenticated through a private profile; token exports a static token; proxy gives the child only a loopback URL and a session secret; federation lets the child exchange for itself',
   });
 }
 
@@ -92,7 +87,7 @@ const isShadowingWarning = (w: string): boolean => SHADOWING_VARS.some((v) => w.
 const isRealProcess = (ctx: CommandContext): boolean => ctx.io.stdout === process.stdout && ctx.io.stderr === process.stderr;
 
 /**
- * `claude-wif exec [--mode sidecar|token] -- <command> [args…]`: credentials first (a failure
+ * `claude-wif exec [--mode sidecar|token|proxy|federation] -- <command> [args…]`: credentials first (a failure
  * exits with the core's code and the child never runs), then the child with an environment built
  * from explicit lists, signals forwarded, and the child's own exit status.
  */
@@ -119,9 +114,12 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
   for (const w of plan.warnings) if (!isShadowingWarning(w)) ctx.log.warn(w);
   const profileName = plan.profile?.name ?? 'env';
 
-  const token = await getAccessToken(plan, { minTtl: mode === 'sidecar' ? Math.max(minTtl, SIDECAR_MIN_INITIAL_TTL) : minTtl }, ctx.deps);
+  // Credentials first: a failure exits with the core's code and the child never runs. In federation
+  // mode the child exchanges for itself; the parent's own check happens inside (only for sources
+  // that mint on demand: a platform file's JWT must be left for the child).
+  const token = mode === 'federation' ? undefined : await getAccessToken(plan, { minTtl: mode === 'sidecar' ? Math.max(minTtl, SIDECAR_MIN_INITIAL_TTL) : minTtl }, ctx.deps);
 
-  const result = await runChild(ctx, { mode, target, file, args, shell, token, profileName, scrub: opts.scrub !== false, plan });
+  const result = await runChild(ctx, { mode, target, file, args, shell, token, minTtl, profileName, scrub: opts.scrub !== false, plan, proxySocket: opts.proxySocket });
   const code = exitStatus(result);
   if (isRealProcess(ctx)) finishProcess(result, code);
   return code;
@@ -133,10 +131,12 @@ interface ChildRun {
   file: string;
   args: string[];
   shell: string | undefined;
-  token: AccessToken;
+  token: AccessToken | undefined;
+  minTtl: number;
   profileName: string;
   scrub: boolean;
   plan: ReturnType<CommandContext['plan']>;
+  proxySocket: string | undefined;
 }
 
 async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> {
@@ -145,19 +145,54 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
   const forwarder = forwardSignals({ onSignal: (s, fwd) => ctx.log.debug(`received ${s}; ${fwd ? 'forwarded to the child' : 'not forwarded (the terminal already delivered it to the child, or no child yet)'}`) });
   let sidecar: import('../../run/sidecar.js').Sidecar | undefined;
   let rotator: import('../../run/rotator.js').Rotator | undefined;
+  let keeper: import('../../run/keeper.js').TokenKeeper | undefined;
+  let proxy: import('../../run/proxy.js').RunningProxy | undefined;
+  let federation: import('../../run/federation.js').FederationChild | undefined;
   let expiryTimer: NodeJS.Timeout | undefined;
   try {
     let modeVars: EnvAssignment[];
+    let childBaseUrl = r.plan.baseUrl.value;
     if (r.mode === 'sidecar') {
       const { createSidecar } = await import('../../run/sidecar.js');
       sidecar = createSidecar({ profile: r.plan.profile?.name ?? 'claude-wif', env });
-      sidecar.write(r.token);
+      sidecar.write(r.token!);
       modeVars = sidecar.env;
       ctx.log.debug(`sidecar profile "${sidecar.profile}" in ${sidecar.dir}`);
+    } else if (r.mode === 'proxy') {
+      const [{ startKeeper }, { startProxy, newProxySecret, proxyClientEnv }, { parseListen }] = await Promise.all([
+        import('../../run/keeper.js'),
+        import('../../run/proxy.js'),
+        import('../../run/listen.js'),
+      ]);
+      const k = startKeeper({ initial: r.token!, fetch: (o) => getAccessToken(r.plan, o, ctx.deps), clock: ctx.io.clock, log: ctx.log });
+      keeper = k;
+      const secret = newProxySecret();
+      const socket = r.proxySocket ? parseListen(`unix:${r.proxySocket}`, { flag: '--proxy-socket', defaultHost: '127.0.0.1', loopbackOnly: true, cwd: ctx.io.cwd }) : undefined;
+      proxy = await startProxy({
+        upstream: r.plan.baseUrl.value,
+        secret,
+        tokens: () => k,
+        listen: [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, ...(socket ? [socket] : [])],
+        clock: ctx.io.clock,
+        log: ctx.log,
+        env,
+      });
+      childBaseUrl = proxy.url!;
+      modeVars = proxyClientEnv(secret, r.target, socket?.kind === 'unix' ? socket.path : undefined);
+      ctx.log.debug(`proxy mode: the child talks to ${proxy.url}; requests are forwarded to ${r.plan.baseUrl.value}`);
+    } else if (r.mode === 'federation') {
+      const { startFederationChild } = await import('../../run/federation.js');
+      federation = await startFederationChild({
+        plan: r.plan,
+        deps: ctx.deps,
+        env,
+        parentToken: () => getAccessToken(r.plan, { minTtl: r.minTtl }, ctx.deps),
+      });
+      modeVars = federation.env;
     } else {
-      modeVars = credentialEnv(r.token, r.plan.baseUrl.value, r.target, env);
+      modeVars = credentialEnv(r.token!, r.plan.baseUrl.value, r.target, env);
     }
-    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: r.plan.baseUrl.value, marker: r.profileName, scrub: r.scrub });
+    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: childBaseUrl, marker: r.profileName, scrub: r.scrub });
     const childEnv = buildChildEnv(env, envPlan);
     // Names only, never values.
     ctx.log.debug(
@@ -177,14 +212,14 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
       const { startRotator } = await import('../../run/rotator.js');
       const sc = sidecar;
       rotator = startRotator({
-        initial: r.token,
+        initial: r.token!,
         fetch: (minTtl) => getAccessToken(r.plan, { minTtl }, ctx.deps),
         write: (t) => sc.write(t),
         clock: ctx.io.clock,
         log: ctx.log,
       });
-    } else if (r.token.expiresAt !== null) {
-      const expiresAt = r.token.expiresAt;
+    } else if (r.mode === 'token' && r.token!.expiresAt !== null) {
+      const expiresAt = r.token!.expiresAt;
       const warnExpired = () =>
         ctx.log.warn(
           `the token given to the child expired at ${new Date(expiresAt * 1000).toISOString()} and --mode token does not renew it; use the default --mode sidecar for long-running commands`,
@@ -203,8 +238,12 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
     return result;
   } finally {
     rotator?.stop();
+    keeper?.stop();
     if (expiryTimer) clearTimeout(expiryTimer);
     sidecar?.remove();
+    federation?.remove();
+    // The child is gone: whatever it left running gets no more than a moment.
+    await proxy?.close(200);
     forwarder.dispose();
   }
 }

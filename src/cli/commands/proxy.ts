@@ -1,0 +1,79 @@
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { getAccessToken } from '../../core/credentials.js';
+import { startKeeper } from '../../run/keeper.js';
+import { parseListen } from '../../run/listen.js';
+import { MIN_REQUEST_TTL_SECONDS, newProxySecret, startProxy } from '../../run/proxy.js';
+import { WifError } from '../../util/errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
+import { daemonLogger, exitSoon, untilStopSignal } from './daemon.js';
+import { removeQuietly } from './agent.js';
+
+export interface ProxyCommandOptions {
+  listen?: string[];
+  secretFile?: string;
+  printSecret?: boolean;
+}
+
+/**
+ * `claude-wif proxy [--listen addr]… [--secret-file path | --print-secret]`: the credential-
+ * injecting loopback proxy of `exec --mode proxy`, for processes started elsewhere.
+ *
+ * The per-session secret goes, by default, to a 0600 file (`--secret-file`, else
+ * `<cache dir>/proxy/proxy-<port>.secret`) that is removed when the proxy stops; a client reads
+ * it into ANTHROPIC_AUTH_TOKEN. `--print-secret` puts it in the startup JSON on stdout instead
+ * (once; no file), for a supervisor that hands it to the client itself. stdout carries exactly
+ * one JSON line: where to connect, and where the secret is.
+ */
+export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): Promise<number> {
+  if (opts.secretFile && opts.printSecret) {
+    throw new WifError('usage_error', '--secret-file and --print-secret are alternatives: the secret goes to a file or to stdout, not both');
+  }
+  const listen = (opts.listen?.length ? opts.listen : ['127.0.0.1:0']).map((v) => parseListen(v, { flag: '--listen', defaultHost: '127.0.0.1', loopbackOnly: true, cwd: ctx.io.cwd }));
+  const plan = ctx.plan();
+  for (const w of plan.warnings) ctx.log.warn(w);
+  const log = daemonLogger(ctx);
+  const deps = { ...ctx.deps, log };
+  const stop = untilStopSignal(ctx);
+  let secretFile: string | undefined;
+  try {
+    const token = await getAccessToken(plan, { minTtl: MIN_REQUEST_TTL_SECONDS * 2 }, deps);
+    const keeper = startKeeper({ initial: token, fetch: (o) => getAccessToken(plan, o, deps), clock: ctx.io.clock, log });
+    const secret = newProxySecret();
+    const proxy = await startProxy({ upstream: plan.baseUrl.value, secret, tokens: () => keeper, listen, clock: ctx.io.clock, log, env: ctx.io.env }).catch((err: unknown) => {
+      keeper.stop();
+      throw err;
+    });
+    const tcp = proxy.addresses.find((a) => a.kind === 'tcp');
+    const socket = proxy.addresses.find((a) => a.kind === 'unix');
+    if (!opts.printSecret) {
+      secretFile = opts.secretFile
+        ? resolvePath(ctx.io.cwd, opts.secretFile)
+        : join(plan.cacheDir.value, 'proxy', `proxy-${tcp?.kind === 'tcp' ? tcp.port : process.pid}.secret`);
+      ensurePrivateDir(dirname(secretFile));
+      writeFileAtomic(secretFile, `${secret}\n`, 0o600);
+      const path = secretFile;
+      process.once('exit', () => removeQuietly(path));
+    }
+    const info = {
+      url: proxy.url ?? null,
+      socket: socket?.kind === 'unix' ? socket.path : null,
+      upstream: plan.baseUrl.value,
+      profile: plan.profile?.name ?? null,
+      secret_file: secretFile ?? null,
+      ...(opts.printSecret ? { secret } : {}),
+      pid: process.pid,
+    };
+    ctx.io.stdout.write(`${JSON.stringify(info)}\n`);
+    log.info(`proxy: forwarding ${[proxy.url, socket?.kind === 'unix' ? `unix:${socket.path}` : undefined].filter(Boolean).join(' and ')} to ${plan.baseUrl.value}${secretFile ? `; the session secret is in ${secretFile}` : ''}`);
+    const s = await stop.signal;
+    log.info(`proxy: ${s}: stopping`);
+    keeper.stop();
+    await proxy.close(5_000);
+    exitSoon(ctx, 0);
+    return 0;
+  } finally {
+    if (secretFile) removeQuietly(secretFile);
+    stop.dispose();
+  }
+}
