@@ -87,7 +87,7 @@ async function exchangeAndStore(plan: Plan, deps: CoreDeps, t: { requestMs: numb
     import('../exchange/token-endpoint.js'),
     import('../cache/file-store.js'),
   ]);
-  let first = await obtainIdentity(plan, deps, t.requestMs);
+  let first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
   const reservations = [first.reservation];
   const mintsOnDemand = first.mintsOnDemand;
   let result;
@@ -111,7 +111,7 @@ async function exchangeAndStore(plan: Plan, deps: CoreDeps, t: { requestMs: numb
         ...(mintsOnDemand
           ? {
               nextAssertion: async () => {
-                first = await obtainIdentity(plan, deps, t.requestMs);
+                first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
                 reservations.push(first.reservation);
                 return first.jwt;
               },
