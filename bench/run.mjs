@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { startupBench } from './startup.mjs';
 import { stormBench } from './storm.mjs';
+import { crashStorm } from './crash-storm.mjs';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`;
 console.log(`machine: ${machine}`);
@@ -13,6 +14,7 @@ console.log(`machine: ${machine}`);
 export const BENCHMARKS = [
   { command: 'node bench/startup.mjs', run: () => startupBench({ rounds: Number(process.env.ROUNDS ?? 40) }) },
   { command: 'node bench/storm.mjs', run: () => stormBench({ n: Number(process.env.N ?? 50) }) },
+  { command: 'node bench/crash-storm.mjs', run: () => crashStorm({ n: Number(process.env.CRASH_N ?? 200) }) },
 ];
 
 const results = [];
@@ -48,6 +50,14 @@ How each is measured:
 - **storm**: N concurrent cold \`claude-wif token\` for one profile against the in-process sandbox;
   exactly one exchange must reach the token endpoint (the cross-process lock), every process must
   print the same token, and none may fail.
+- **crash storm**: 200 concurrent cold \`claude-wif token\` (identity from a local GitHub Actions
+  fake that mints on demand; identity and token endpoints slowed to 60 ms and 250 ms) while the
+  lock holder is killed with SIGKILL six times (alternately while it fetches its JWT and while its
+  exchange is in flight) and 20 random invocations are killed too. Target: every survivor prints a
+  token the sandbox issued, at most one exchange per killed holder plus one, no survivor waits past
+  the lock's limit, the credentials file is valid JSON with mode 0600, and no file claude-wif
+  wrote has a group/other permission bit. The suite runs the same code with N=40
+  (test/e2e/crash-storm.test.ts).
 `;
   writeFileSync(new URL('./README.md', import.meta.url), md);
   console.log('wrote bench/README.md');
