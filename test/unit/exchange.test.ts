@@ -158,6 +158,21 @@ describe('fault handling', () => {
     }
   });
 
+  it('redacts details too: an assertion echoed in the request-id header never reaches --json output (found by the fuzzer)', async () => {
+    const req = await request();
+    sb.injectFault({ status: 200, body: '{}', headers: { 'request-id': `req_${req.assertion}` } });
+    const err = await failure(exchangeToken(req, opts()));
+    expect(err.code).toBe('invalid_response');
+    expect(JSON.stringify(err.toJSON())).not.toContain(req.assertion.split('.')[1]!.slice(0, 24));
+  });
+
+  it('refuses an expires_in that puts the expiry beyond any date (invalid_response; it broke every reader of the cache)', async () => {
+    sb.injectFault({ status: 200, body: '{"access_token":"sk-ant-oat01-x","token_type":"Bearer","expires_in":1e300}' });
+    const err = await failure(exchangeToken(await request(), opts()));
+    expect(err.code).toBe('invalid_response');
+    expect(err.message).toMatch(/out of any date's range/);
+  });
+
   it('does not follow redirects', async () => {
     sb.injectFault({ status: 302, headers: { location: 'https://evil.example/v1/oauth/token' }, body: '' });
     const err = await failure(exchangeToken(await request(), opts()));
