@@ -271,7 +271,8 @@ export async function crashStorm({
     // Temp files of the atomic token write (a token inside) vs of lock creation (a pid inside).
     const tempFiles = files.filter((f) => f.path.endsWith('.tmp') && !f.path.startsWith(locksDir));
     const lockTempFiles = files.filter((f) => f.path.endsWith('.tmp') && f.path.startsWith(locksDir));
-    const staleLocks = files.filter((f) => f.path.endsWith('.stale'));
+    // A breaker killed in its few microseconds leaves `.break`; an older release left `.stale`.
+    const staleLocks = files.filter((f) => f.path.endsWith('.stale') || f.path.endsWith('.break'));
     let cache = 'absent';
     const credMode = files.find((f) => f.path === credentialsPath)?.mode;
     if (credMode !== undefined) {

@@ -33,7 +33,7 @@ const HTTP_TIMEOUT_MS = 2500;
 const DEADLINE_MS = 5000;
 /** CLI processes alive at once: the peers live in this process, and 2 cores must keep up with both. */
 const MAX_PROCESSES = 8;
-const AFTER_CONTACT_SLACK_MS = 1000;
+const AFTER_CONTACT_SLACK_MS = 2000;
 const TOTAL_BOUND_MS = DEADLINE_MS + 7000;
 
 let h: TempHome;
