@@ -7,6 +7,7 @@ import { startupBench } from './startup.mjs';
 import { stormBench } from './storm.mjs';
 import { proxyBench } from './proxy.mjs';
 import { agentRssBench } from './agent-rss.mjs';
+import { crashStorm } from './crash-storm.mjs';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`;
 console.log(`machine: ${machine}`);
@@ -17,6 +18,7 @@ const BENCHMARKS = [
   { command: 'node bench/storm.mjs', run: () => stormBench({ n: Number(process.env.N ?? 50) }) },
   { command: 'node bench/proxy.mjs', run: () => proxyBench({ rate: Number(process.env.RATE ?? 300), n: Number(process.env.PROXY_N ?? 2000), sse: Number(process.env.SSE ?? 200) }) },
   { command: 'node bench/agent-rss.mjs', run: () => agentRssBench({ cycles: Number(process.env.CYCLES ?? 10_000) }) },
+  { command: 'node bench/crash-storm.mjs', run: () => crashStorm({ n: Number(process.env.CRASH_N ?? 200) }) },
 ];
 
 const only = process.env.ONLY ? new Set(process.env.ONLY.split(',')) : undefined;

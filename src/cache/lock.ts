@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -15,7 +15,10 @@ interface Owner {
 
 export interface LockOptions {
   clock: Clock;
-  /** Give up waiting after this long (then the lock is treated as abandoned). */
+  /**
+   * Give up waiting after this long. A live holder is never broken for taking long (only a dead,
+   * stale or never-written one is): the caller gets `reason: 'timeout'` and decides.
+   */
   waitMs: number;
   /** A lock older than this is abandoned even if its pid looks alive (pid reuse, other hosts). */
   staleMs: number;
@@ -23,7 +26,10 @@ export interface LockOptions {
   satisfied?: () => boolean;
 }
 
-export type LockResult = { acquired: true; release: () => void } | { acquired: false; reason: 'satisfied' };
+export type LockResult =
+  | { acquired: true; release: () => void }
+  | { acquired: false; reason: 'satisfied' }
+  | { acquired: false; reason: 'timeout'; holderPid: number | undefined };
 
 function readOwner(path: string): Owner | undefined {
   try {
@@ -43,19 +49,76 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * An empty or unreadable lock file older than this is abandoned. claude-wif's own lock files are
+ * never empty (createLockFile links a complete file into place), so such a file comes from a
+ * holder that died between creating and writing it with the O_EXCL fallback, a full disk, or an
+ * older release. Before this rule every waiter sat out its whole wait (CLAUDE_WIF_TIMEOUT_MS + 5 s)
+ * and then failed, its own deadline spent. File times are wall-clock: compared with Date.now().
+ */
+export const UNWRITTEN_LOCK_GRACE_MS = 5_000;
+
+function unwrittenAndOld(path: string, graceMs = UNWRITTEN_LOCK_GRACE_MS): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > graceMs;
+  } catch {
+    return false; // gone: released or broken meanwhile
+  }
+}
+
 function abandoned(owner: Owner | undefined, now: number, staleMs: number): boolean {
-  // An unreadable owner is a holder caught between create and write; only age can free it.
+  // An unreadable owner is judged by the file's age instead (unwrittenAndOld).
   if (!owner) return false;
   if (now - owner.at > staleMs) return true;
   // kill -9 of the holder leaves the file behind: a dead pid on this host frees it at once.
   return owner.host === hostname() && !pidAlive(owner.pid);
 }
 
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Creates `path` holding `content` only if it does not exist. The content is written to a private
+ * temp file first and hard-linked into place, so the lock file is never seen empty (a waiter that
+ * finds it empty cannot tell a holder in the middle of writing from a dead one). Where hard links
+ * are not supported, O_EXCL create-then-write. True when created, false when it already exists.
+ */
+function createLockFile(path: string, content: string, nonce: string): boolean {
+  const tmp = `${path}.${nonce}.tmp`;
+  writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw err;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
 /**
  * Cross-process mutual exclusion per cache key, so that concurrent invocations make one exchange
- * (with single-use jti, a second exchange of the same JWT would fail). An O_EXCL lock file holds
- * the owner's pid, host, nonce and time; it survives kill -9 of its holder because waiters free
- * a lock whose pid is dead or whose age passed staleMs.
+ * (with single-use jti, a second exchange of the same JWT would fail). The lock file holds the
+ * owner's pid, host, nonce and time; it survives kill -9 of its holder because waiters free a lock
+ * whose pid is dead, whose age passed staleMs, or which stayed empty past a short grace.
  */
 export async function acquireLock(path: string, opts: LockOptions): Promise<LockResult> {
   ensurePrivateDir(dirname(path));
@@ -64,13 +127,8 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
   let ageFallbackAt: number | undefined;
   for (;;) {
     const me: Owner = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), at: opts.clock.now() };
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, JSON.stringify(me));
-      } finally {
-        closeSync(fd);
-      }
+    // Waiters poll often: only try to create when the slot looks free (creating costs a temp file).
+    if (!existsSync(path) && createLockFile(path, JSON.stringify(me), me.nonce)) {
       return {
         acquired: true,
         release: () => {
@@ -84,45 +142,73 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
           }
         },
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     if (opts.satisfied?.()) return { acquired: false, reason: 'satisfied' };
     const now = opts.clock.now();
     const owner = readOwner(path);
     if (owner === undefined) ageFallbackAt ??= now;
-    const timedOut = now - start > opts.waitMs;
-    if (abandoned(owner, now, opts.staleMs) || timedOut || (ageFallbackAt !== undefined && now - ageFallbackAt > opts.staleMs)) {
+    const unwritten = owner === undefined && unwrittenAndOld(path);
+    if (abandoned(owner, now, opts.staleMs) || unwritten || (ageFallbackAt !== undefined && now - ageFallbackAt > opts.staleMs)) {
       breakLock(path, owner);
       ageFallbackAt = undefined;
       continue;
     }
+    // Breaking a live holder's lock for being slow let a second holder in while the first was
+    // still exchanging (the kill -9 storm saw chains of waiters do it: many exchanges at once).
+    // A live holder is bounded by its own deadline; a waiter that outwaits it gives up instead.
+    if (now - start > opts.waitMs) return { acquired: false, reason: 'timeout', holderPid: owner?.pid };
     await opts.clock.sleep(delay + Math.floor(Math.random() * delay));
     delay = Math.min(delay * 2, 100);
   }
 }
 
-/** Moves an abandoned lock aside; only the waiter whose rename wins removes it, others just retry. */
+/**
+ * A breaker holds `<lock>.break` for the few microseconds it takes to re-check and remove the
+ * lock; one older than this belongs to a breaker that died in between.
+ */
+const BREAKER_STALE_MS = 5_000;
+
+/**
+ * Removes an abandoned lock, as `seen` described it. All waiters notice a dead holder at about the
+ * same moment; without coordination one of them could remove the lock another had just taken
+ * over, letting two holders in (the kill -9 storm found exactly that: two exchanges at once). So
+ * breaking takes its own short O_EXCL lock and re-checks, under it, that the lock is still the one
+ * judged abandoned: while it is held no other breaker can remove or replace the lock, and a dead
+ * holder cannot release it, so the check stays true until the unlink.
+ */
 function breakLock(path: string, seen: Owner | undefined): void {
-  const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
+  const breaker = `${path}.break`;
+  let fd: number;
   try {
-    renameSync(path, aside);
-  } catch {
-    return; // someone else broke or released it
-  }
-  const moved = readOwner(aside);
-  if (seen && moved && moved.nonce !== seen.nonce) {
-    // Between our look and our rename the lock changed hands: put the live one back if the slot is free.
-    try {
-      renameSync(aside, path);
-      return;
-    } catch {
-      /* fall through */
+    fd = openSync(breaker, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // Someone else is breaking it (look again next round), unless that breaker died mid-way.
+    if (unwrittenAndOld(breaker, BREAKER_STALE_MS)) {
+      try {
+        unlinkSync(breaker);
+      } catch {
+        /* gone */
+      }
     }
+    return;
   }
   try {
-    unlinkSync(aside);
-  } catch {
-    /* ignore */
+    closeSync(fd);
+    const current = readOwner(path);
+    const unchanged = seen === undefined ? current === undefined && existsSync(path) : current?.nonce === seen.nonce;
+    if (unchanged) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* released meanwhile */
+      }
+    }
+  } finally {
+    try {
+      unlinkSync(breaker);
+    } catch {
+      /* gone */
+    }
   }
 }

@@ -72,8 +72,16 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
     satisfied: () => (found = refreshedSinceStart()) !== undefined,
   });
   if (!lock.acquired) {
-    deps.log.debug('another claude-wif process refreshed the token while this one waited');
-    return found!;
+    if (lock.reason === 'satisfied') {
+      deps.log.debug('another claude-wif process refreshed the token while this one waited');
+      return found!;
+    }
+    const late = refreshedSinceStart();
+    if (late) return late;
+    throw new WifError('endpoint_timeout', `gave up after ${Math.round((deps.clock.now() - started) / 1000)}s waiting for another claude-wif process${lock.holderPid ? ` (pid ${lock.holderPid})` : ''} that is obtaining a token for the same configuration`, {
+      hint: 'that process is waiting on a slow identity or token endpoint; retry, or raise CLAUDE_WIF_TIMEOUT_MS',
+      details: { holder_pid: lock.holderPid },
+    });
   }
   try {
     const again = refreshedSinceStart();
@@ -96,7 +104,7 @@ async function exchangeAndStore(
     import('../exchange/token-endpoint.js'),
     import('../cache/file-store.js'),
   ]);
-  let first = await obtainIdentity(plan, deps, t.requestMs);
+  let first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
   const reservations = [first.reservation];
   const mintsOnDemand = first.mintsOnDemand;
   let result;
@@ -120,7 +128,7 @@ async function exchangeAndStore(
         ...(mintsOnDemand
           ? {
               nextAssertion: async () => {
-                first = await obtainIdentity(plan, deps, t.requestMs);
+                first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
                 reservations.push(first.reservation);
                 return first.jwt;
               },

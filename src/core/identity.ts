@@ -18,7 +18,7 @@ export interface ObtainedIdentity {
 }
 
 /** Chooses the source (auto-detecting when asked), fetches the JWT and checks it locally. */
-export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number): Promise<Omit<ObtainedIdentity, 'reservation'>> {
+export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number, deadline?: number): Promise<Omit<ObtainedIdentity, 'reservation'>> {
   const identity = plan.identity!;
   let name = identity.source.value;
   let reason = `configured by ${identity.source.origin}`;
@@ -31,14 +31,16 @@ export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: numbe
   }
   const source = await loadSource(name);
   deps.log.debug(`identity source ${name} (${reason}): ${source.describe(options, deps.env)}`);
-  const got = await source.fetch({ env: deps.env, clock: deps.clock, log: deps.log, options, timeoutMs });
+  // The overall deadline bounds the identity fetch too: no single request may outlast it.
+  const perRequest = deadline === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, deadline - deps.clock.now()));
+  const got = await source.fetch({ env: deps.env, clock: deps.clock, log: deps.log, options, timeoutMs: perRequest, deadline });
   const claims = preflightJwt(got.jwt, nowSeconds(deps.clock));
   return { jwt: got.jwt, origin: got.origin, source: name, reason, mintsOnDemand: source.mintsOnDemand, claims };
 }
 
 /** fetchIdentity plus the single-use ledger: a JWT already exchanged from this machine is refused here. */
-export async function obtainIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number): Promise<ObtainedIdentity> {
-  const got = await fetchIdentity(plan, deps, timeoutMs);
+export async function obtainIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number, deadline?: number): Promise<ObtainedIdentity> {
+  const got = await fetchIdentity(plan, deps, timeoutMs, deadline);
   const reservation = plan.checkJti.enabled
     ? reserveAssertion(plan.cacheDir.value, got.claims.iss, got.claims.assertionId, got.claims.exp, nowSeconds(deps.clock), got.claims.jti !== undefined, got.mintsOnDemand)
     : undefined;

@@ -29,12 +29,18 @@ export function parseErrorBody(res: HttpResponse): ParsedError & { text?: string
     if (typeof err === 'string') return { type: err, message: str(data['error_description']) };
     return {};
   } catch {
-    const clipped = text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)` : text;
-    return { text: redact(clipped.replace(/\s+/g, ' ').trim()) };
+    return { text: clip(redact(text).replace(/\s+/g, ' ').trim()) };
   }
 }
 
-const str = (v: unknown) => (typeof v === 'string' ? redact(v.slice(0, MAX_TEXT)) : undefined);
+// Redact first, then clip: clipping first can cut an echoed JWT after its payload's first
+// characters, and "header.half-a-payload" no longer looks like a JWT to the redactor (found by the
+// fault matrix, test/e2e/fault-matrix.test.ts).
+const str = (v: unknown) => (typeof v === 'string' ? clip(redact(v)) : undefined);
+
+function clip(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)` : text;
+}
 
 function describe(res: HttpResponse, parsed: ParsedError & { text?: string }, requestId: string | undefined): string {
   const parts = [String(res.status)];

@@ -1,4 +1,4 @@
-import type { Clock } from '../util/clock.js';
+import { isoTime, type Clock } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
 import { header, httpRequest, HttpTransportError, retryDelay, type HttpResponse, type RetryPolicy } from '../util/http.js';
 import type { Logger } from '../util/log.js';
@@ -156,6 +156,9 @@ function parseSuccess(res: HttpResponse, clock: Clock, requestId: string | undef
   const expiresIn = Number(d['expires_in']);
   if (d['expires_in'] === undefined || d['expires_in'] === null || !Number.isFinite(expiresIn)) throw bad('expires_in is missing or not a number');
   const nowS = clock.now() / 1000;
+  // Finite is not enough: an expiry no date can hold (|t| > 8.64e12 s) would be written to the
+  // cache and break every reader that formats it (found by test/unit/fuzz.test.ts).
+  if (isoTime(nowS + expiresIn) === undefined) throw bad(`expires_in ${expiresIn} puts the expiry out of any date's range`);
   return {
     accessToken: d['access_token'],
     expiresIn,

@@ -2,7 +2,7 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { addSecret } from '../util/redact.js';
-import { audienceOf, bodyDetail, intOption, sourceRequest } from './common.js';
+import { audienceOf, bodyDetail, intOption, sourceRequest, statusError } from './common.js';
 import { optionString, type IdentitySource } from './source.js';
 
 const SIGNING_ALGORITHMS = ['RS256', 'ES384'];
@@ -147,6 +147,7 @@ const aws: IdentitySource = {
       fix: 'check network access to the regional STS endpoint (or AWS_ENDPOINT_URL_STS) and HTTPS_PROXY/NO_PROXY',
     });
     const text = res.body.toString('utf8');
+    if (res.status >= 300 && res.status < 400) throw statusError('aws', what, res, 'check AWS_ENDPOINT_URL_STS / endpoint_url');
     if (res.status !== 200) {
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? '';
       const hint = /OutboundWebIdentityFederationDisabled/i.test(code)

@@ -51,20 +51,28 @@ const defaultRetryOn = (status: number) => status === 429 || status >= 500;
  * One identity request with bounded retries on 429/5xx (Retry-After honoured up to 5 s, else
  * 250 ms, 500 ms …). Transport failures are final: an endpoint that refuses connections or does
  * not answer within the deadline will not do better a moment later, and metadata probes rely on
- * failing fast. Returns any other response for the caller to judge.
+ * failing fast. The caller's overall deadline (ctx.deadline) caps every request and is never
+ * waited past: a retry that could only start after it is not made. Returns any other response
+ * for the caller to judge.
  */
 export async function sourceRequest(ctx: IdentityContext, r: SourceRequest): Promise<HttpResponse> {
   const attempts = r.attempts ?? 3;
   const retryOn = r.retryOn ?? defaultRetryOn;
   const host = safeHost(r.url, r.socketPath);
+  const left = (): number => (ctx.deadline === undefined ? Infinity : ctx.deadline - ctx.clock.now());
   let last: HttpResponse | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
+    const timeoutMs = Math.min(r.timeoutMs, left());
+    if (timeoutMs <= 0) {
+      if (last) break; // reported below as "kept failing"
+      throw new WifError('endpoint_timeout', `${r.source}: ${r.what} (${host}) was not asked: the deadline had already passed`, { hint: r.fix, details: { source: r.source, sent: false } });
+    }
     try {
       ctx.log.debug(`${r.source}: ${r.method ?? 'GET'} ${redact(stripQuery(r.url))}${r.socketPath ? ` via ${r.socketPath}` : ''} (attempt ${attempt + 1}/${attempts})`);
-      last = await httpRequest(r);
+      last = await httpRequest({ ...r, timeoutMs });
     } catch (err) {
       if (!(err instanceof HttpTransportError)) throw err;
-      throw new WifError(err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable', `${r.source}: ${r.what} (${host}) ${err.kind === 'timeout' ? `did not answer within ${r.timeoutMs} ms` : `cannot be reached: ${err.errno ?? err.message}`}`, {
+      throw new WifError(err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable', `${r.source}: ${r.what} (${host}) ${err.kind === 'timeout' ? `did not answer within ${timeoutMs} ms` : `cannot be reached: ${err.errno ?? err.message}`}`, {
         hint: r.fix,
         details: { source: r.source, sent: err.sent },
       });
@@ -72,6 +80,8 @@ export async function sourceRequest(ctx: IdentityContext, r: SourceRequest): Pro
     if (!retryOn(last.status) || attempt + 1 >= attempts) break;
     const retryAfter = Number(header(last, 'retry-after'));
     const delay = Number.isFinite(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter * 1000, 5_000) : 250 * 2 ** attempt;
+    // The next answer could only come after the deadline: report this one now rather than sleep.
+    if (delay >= left()) break;
     ctx.log.debug(`${r.source}: ${r.what} answered ${last.status}; retrying in ${delay} ms`);
     await ctx.clock.sleep(delay);
   }
@@ -84,8 +94,20 @@ export async function sourceRequest(ctx: IdentityContext, r: SourceRequest): Pro
   return last!;
 }
 
-/** identity_unavailable for a 4xx (or other unexpected) answer, with a short redacted excerpt of why. */
+/**
+ * identity_unavailable for a 4xx (or other unexpected) answer, with a short redacted excerpt of
+ * why. A redirect is endpoint_failed, as for the token endpoint (README error codes): it is never
+ * followed, since a metadata or token request (and its answer, a credential) must reach the
+ * platform itself, not wherever a misconfigured or hostile peer points.
+ */
 export function statusError(source: string, what: string, res: HttpResponse, hint: string): WifError {
+  if (res.status >= 300 && res.status < 400) {
+    const location = header(res, 'location');
+    return new WifError('endpoint_failed', `${source}: ${what} answered HTTP ${res.status}, a redirect${location ? ` to ${stripQuery(location)}` : ''}; redirects are not followed`, {
+      hint: `point the source at the endpoint itself (the URL the redirect names, if you trust it); ${hint}`,
+      details: { source, status: res.status },
+    });
+  }
   return new WifError('identity_unavailable', `${source}: ${what} answered HTTP ${res.status}${bodyDetail(res)}`, {
     hint,
     details: { source, status: res.status },

@@ -50,8 +50,12 @@ export async function unaryCall(target: GrpcTarget, path: string, message: Uint8
   return new Promise<Buffer>((resolve, reject) => {
     let settled = false;
     const where = target.socketPath ? `unix:${target.socketPath}` : `${target.host}:${target.port}`;
+    // The socket is ours, not the session's: session.destroy() leaves a connection whose HTTP/2
+    // handshake never completed (an agent wedged before answering) open, and that open socket kept
+    // the whole CLI alive after it had reported the timeout (found by the fault matrix).
+    let socket: import('node:net').Socket | undefined;
     const session = http2.connect(target.socketPath ? 'http://localhost' : `http://${target.host}:${target.port}`, {
-      ...(target.socketPath ? { createConnection: () => netConnect(target.socketPath!) } : {}),
+      createConnection: () => (socket = target.socketPath ? netConnect(target.socketPath) : netConnect(target.port!, target.host!)),
     });
     const done = (err: Error | undefined, value?: Buffer) => {
       if (settled) return;
@@ -59,6 +63,7 @@ export async function unaryCall(target: GrpcTarget, path: string, message: Uint8
       clearTimeout(timer);
       session.close();
       session.destroy();
+      socket?.destroy();
       if (err) reject(err);
       else resolve(value!);
     };

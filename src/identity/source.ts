@@ -14,6 +14,12 @@ export interface IdentityContext {
   options: Record<string, unknown>;
   /** Per-request deadline for network sources. */
   timeoutMs: number;
+  /**
+   * The caller's overall deadline (ms since the epoch on `clock`; CLAUDE_WIF_TIMEOUT_MS for
+   * `token`): requests are cut short and retries are not waited for past it. Absent: no limit
+   * beyond timeoutMs per request.
+   */
+  deadline?: number | undefined;
 }
 
 export interface IdentityToken {

@@ -1,4 +1,5 @@
 import type { AccessToken } from '../core/credentials.js';
+import { isoTime } from '../util/clock.js';
 
 /** `token --format json`: the SDK credentials shape (spec §4) plus expires_in. */
 export function tokenJson(t: AccessToken, nowSeconds: number): Record<string, unknown> {
@@ -22,6 +23,7 @@ export function credentialProcessJson(t: AccessToken): Record<string, unknown> {
     token_type: 'Bearer',
     access_token: t.token,
     expires_at: t.expiresAt,
-    expiration: t.expiresAt === null ? null : new Date(t.expiresAt * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    // A cache file written by someone else may hold an expiry no date can express: null then.
+    expiration: t.expiresAt === null ? null : (isoTime(t.expiresAt)?.replace(/\.\d{3}Z$/, 'Z') ?? null),
   };
 }

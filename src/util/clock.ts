@@ -13,3 +13,17 @@ export const systemClock: Clock = {
 };
 
 export const nowSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);
+
+/**
+ * ISO 8601 for unix seconds, or undefined when no Date can hold them (beyond ±8.64e12 s, or not
+ * finite). Times come from JWT claims, cache files and token endpoints, none of which we control:
+ * `new Date(x).toISOString()` throws a RangeError on them, and that was a crash (exit 1) found by
+ * test/unit/fuzz.test.ts (a JWT with "exp": -8640000000000.001).
+ */
+export function isoTime(seconds: number): string | undefined {
+  const d = new Date(seconds * 1000);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** isoTime for messages: the number itself when it is out of range. */
+export const describeTime = (seconds: number): string => isoTime(seconds) ?? `${seconds} (out of range)`;

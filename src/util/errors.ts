@@ -1,4 +1,4 @@
-import { redact } from './redact.js';
+import { redact, redactDeep } from './redact.js';
 
 /** Process exit codes: the stable contract of ARCHITECTURE.md §3. */
 export const EXIT = {
@@ -45,11 +45,11 @@ export interface WifErrorOptions {
   /** One line naming the fix. */
   hint?: string | undefined;
   cause?: unknown;
-  /** Extra redacted facts for --json output (status codes, request ids, paths). */
+  /** Extra facts for --json output (status codes, request ids, paths); redacted at construction. */
   details?: Record<string, unknown> | undefined;
 }
 
-/** The only error type commands turn into exit codes. Message and hint are redacted at construction. */
+/** The only error type commands turn into exit codes. Message, hint and details are redacted at construction. */
 export class WifError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
@@ -62,7 +62,9 @@ export class WifError extends Error {
     this.code = code;
     this.exitCode = ERROR_CODES[code].exit;
     this.hint = options.hint === undefined ? undefined : redact(options.hint);
-    this.details = options.details;
+    // Details come from peers too (a request-id header): a hostile or broken endpoint echoing the
+    // assertion there put it on stdout in --json output (found by test/unit/fuzz.test.ts).
+    this.details = options.details === undefined ? undefined : redactDeep(options.details);
     if (options.cause !== undefined) {
       // Keep the cause for --debug, but never let an unredacted message ride along.
       Object.defineProperty(this, 'cause', { value: redactCause(options.cause), enumerable: false });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { describeTime } from './clock.js';
 import { WifError } from './errors.js';
 
 /** Server rules of spec §2, checked before a JWT ever leaves the machine. */
@@ -91,7 +92,7 @@ export function preflightJwt(token: string, nowSeconds: number): PreflightResult
   const exp = payload['exp'];
   const iat = payload['iat'];
   if (exp + LEEWAY_SECONDS <= nowSeconds) {
-    throw new WifError('identity_expired', `the identity token expired ${describeAge(nowSeconds - exp)} ago (exp ${new Date(exp * 1000).toISOString()})`, {
+    throw new WifError('identity_expired', `the identity token expired ${describeAge(nowSeconds - exp)} ago (exp ${describeTime(exp)})`, {
       hint: 'the identity source handed out a stale JWT: check that the file is being rotated (kubelet, spiffe-helper) or that the platform issues fresh tokens; also check this machine\'s clock',
     });
   }
@@ -102,7 +103,7 @@ export function preflightJwt(token: string, nowSeconds: number): PreflightResult
   }
   const nbf = payload['nbf'];
   if (num(nbf) && nbf > nowSeconds + LEEWAY_SECONDS) {
-    throw new WifError('identity_invalid', `the identity token is not valid until ${new Date(nbf * 1000).toISOString()} (nbf)`, {
+    throw new WifError('identity_invalid', `the identity token is not valid until ${describeTime(nbf)} (nbf)`, {
       hint: "synchronise this machine's clock (NTP)",
     });
   }

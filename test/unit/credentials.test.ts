@@ -118,4 +118,24 @@ describe('getAccessToken', () => {
     expect(err.code).toBe('exchange_denied');
     expect(s.sandbox.exchanges.at(-1)?.reason).toBe('jti_replayed');
   });
+
+  it('outwaited by a live lock holder: gives up with endpoint_timeout naming it, and leaves its lock alone', async () => {
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { hostname } = await import('node:os');
+    const p = plan();
+    await s.rotate();
+    const lockPath = join(p.cacheDir.value, 'locks', `${p.cache.key}.lock`);
+    mkdirSync(join(p.cacheDir.value, 'locks'), { recursive: true });
+    // A live holder (this very process) that took the lock just now and is still working.
+    writeFileSync(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'busy', at: clock.now() }));
+    const before = s.sandbox.exchanges.length;
+    // The fake clock's sleeps advance it: the whole wait (CLAUDE_WIF_TIMEOUT_MS + 5 s) passes at once.
+    const err = await failure(getAccessToken(p, { forceRefresh: true }, { ...deps(), env: { HOME: h.home, CLAUDE_WIF_TIMEOUT_MS: '1000' } }));
+    expect(err).toMatchObject({ code: 'endpoint_timeout', exitCode: 5 });
+    expect(err.message).toMatch(new RegExp(`waiting for another claude-wif process \\(pid ${process.pid}\\)`));
+    expect(s.sandbox.exchanges.length).toBe(before); // no second exchange beside the live holder's
+    expect(existsSync(lockPath)).toBe(true);
+    (await import('node:fs')).unlinkSync(lockPath);
+  });
 });

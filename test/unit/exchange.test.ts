@@ -136,6 +136,43 @@ describe('fault handling', () => {
     expect(err2.message).not.toContain(req.assertion.split('.')[1]!);
   });
 
+  it('redacts an echoed assertion before clipping the message (a clip first left "header.half-a-payload" behind)', async () => {
+    // The echo puts the JWT's header and the first 40 characters of its payload before the 300th
+    // character of the message: clipping there first leaves something the JWT pattern cannot see.
+    for (const shape of ['anthropic', 'oauth', 'text'] as const) {
+      const req = await request();
+      const jwt = req.assertion;
+      const message = `${'x'.repeat(300 - (jwt.indexOf('.') + 1 + 40))}${jwt} rejected`;
+      const body =
+        shape === 'anthropic'
+          ? JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } })
+          : shape === 'oauth'
+            ? JSON.stringify({ error: 'invalid_grant', error_description: message })
+            : message;
+      sb.injectFault({ status: shape === 'text' ? 418 : 400, body });
+      const err = await failure(exchangeToken(req, opts()));
+      const out = JSON.stringify(err.toJSON());
+      const payload = jwt.split('.')[1]!;
+      expect(out, shape).not.toContain(payload.slice(0, 24));
+      expect(out, shape).toContain('eyJ…[redacted-jwt]');
+    }
+  });
+
+  it('redacts details too: an assertion echoed in the request-id header never reaches --json output (found by the fuzzer)', async () => {
+    const req = await request();
+    sb.injectFault({ status: 200, body: '{}', headers: { 'request-id': `req_${req.assertion}` } });
+    const err = await failure(exchangeToken(req, opts()));
+    expect(err.code).toBe('invalid_response');
+    expect(JSON.stringify(err.toJSON())).not.toContain(req.assertion.split('.')[1]!.slice(0, 24));
+  });
+
+  it('refuses an expires_in that puts the expiry beyond any date (invalid_response; it broke every reader of the cache)', async () => {
+    sb.injectFault({ status: 200, body: '{"access_token":"sk-ant-oat01-x","token_type":"Bearer","expires_in":1e300}' });
+    const err = await failure(exchangeToken(await request(), opts()));
+    expect(err.code).toBe('invalid_response');
+    expect(err.message).toMatch(/out of any date's range/);
+  });
+
   it('does not follow redirects', async () => {
     sb.injectFault({ status: 302, headers: { location: 'https://evil.example/v1/oauth/token' }, body: '' });
     const err = await failure(exchangeToken(await request(), opts()));

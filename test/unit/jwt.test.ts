@@ -63,6 +63,12 @@ describe('preflightJwt', () => {
     }
   });
 
+  it('claims beyond any date (found by the fuzzer: a RangeError, exit 1) are refused with their usual codes', () => {
+    expect(code(jwt({ exp: -8640000000000.001 }))).toBe('identity_expired');
+    expect(code(jwt({ nbf: 1e13 }))).toBe('identity_invalid');
+    expect(code(jwt({ exp: 1e300 }))).toBe('ok');
+  });
+
   it('decodeJwt exposes header and payload', () => {
     expect(decodeJwt(jwt()).header['kid']).toBe('k1');
   });

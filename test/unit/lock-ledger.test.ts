@@ -60,6 +60,47 @@ describe('cross-process lock', () => {
     if (a.acquired) a.release();
   });
 
+  it('frees an empty lock file left by a holder killed between creating and writing it, after a short grace', async () => {
+    const { mkdirSync, utimesSync } = await import('node:fs');
+    const { UNWRITTEN_LOCK_GRACE_MS } = await import('../../src/cache/lock.js');
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
+    writeFileSync(path, '');
+    const old = (Date.now() - UNWRITTEN_LOCK_GRACE_MS - 5_000) / 1000;
+    utimesSync(path, old, old);
+    const t0 = Date.now();
+    // Before: this waited out waitMs (here 20 s), by which time the caller's deadline was spent.
+    const r = await acquireLock(path, { clock: systemClock, waitMs: 20_000, staleMs: 60_000 });
+    expect(r.acquired).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    if (r.acquired) r.release();
+  });
+
+  it('leaves a freshly created, not yet written lock file alone (its holder may be writing it)', async () => {
+    const { mkdirSync, unlinkSync } = await import('node:fs');
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
+    writeFileSync(path, '');
+    let done = false;
+    const p = acquireLock(path, { clock: systemClock, waitMs: 20_000, staleMs: 60_000 }).then((r) => ((done = true), r));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(done).toBe(false);
+    unlinkSync(path); // released
+    const r = await p;
+    expect(r.acquired).toBe(true);
+    if (r.acquired) r.release();
+  });
+
+  it('never leaves its own lock file empty: the owner record is linked into place whole', async () => {
+    const { readdirSync } = await import('node:fs');
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    expect(JSON.parse((await import('node:fs')).readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(readdirSync(join(h.cacheDir, 'locks'))).toEqual(['k.lock']); // no temp file left behind
+    if (r.acquired) r.release();
+    expect(readdirSync(join(h.cacheDir, 'locks'))).toEqual([]);
+  });
+
   it('breaks a lock older than staleMs even if its pid is alive', async () => {
     const path = join(h.cacheDir, 'locks', 'k.lock');
     const { mkdirSync } = await import('node:fs');

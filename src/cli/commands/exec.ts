@@ -16,7 +16,7 @@ import {
   type ChildResult,
 } from '../../run/exec.js';
 import { PICKUP_WINDOW_SECONDS } from '../../run/rotator.js';
-import { nowSeconds } from '../../util/clock.js';
+import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
 import { parseMinTtl } from './token.js';
@@ -222,7 +222,7 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
       const expiresAt = r.token!.expiresAt;
       const warnExpired = () =>
         ctx.log.warn(
-          `the token given to the child expired at ${new Date(expiresAt * 1000).toISOString()} and --mode token does not renew it; use the default --mode sidecar for long-running commands`,
+          `the token given to the child expired at ${describeTime(expiresAt)} and --mode token does not renew it; use the default --mode sidecar for long-running commands`,
         );
       expiryTimer = setTimeout(warnExpired, Math.min(2 ** 31 - 1, Math.max(0, (expiresAt - nowSeconds(ctx.io.clock)) * 1000 + 500)));
       expiryTimer.unref();

@@ -3,7 +3,7 @@ import { timeouts } from '../../core/credentials.js';
 import { resolveIdentity, resolvePlan, type IdentityPlan, type Plan } from '../../core/resolve.js';
 import { detectSourceWithProbe } from '../../identity/detect.js';
 import { DEFAULT_AUDIENCE, isKnownSource, loadSource, optionString, SOURCE_NAMES } from '../../identity/source.js';
-import { nowSeconds } from '../../util/clock.js';
+import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { ALLOWED_ALGS, decodeJwt, describeAge, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../util/jwt.js';
 import { colours, type IO } from '../io.js';
@@ -111,7 +111,7 @@ export function identityChecks(token: string, source: string, options: Record<st
   }
   if (iat !== undefined && iat > now + LEEWAY_SECONDS) add('issued at', 'fail', `issued ${describeAge(iat - now)} in the future: check this machine's clock`);
   const nbf = payload['nbf'];
-  if (typeof nbf === 'number' && nbf > now + LEEWAY_SECONDS) add('not before', 'fail', `not valid until ${new Date(nbf * 1000).toISOString()}`);
+  if (typeof nbf === 'number' && nbf > now + LEEWAY_SECONDS) add('not before', 'fail', `not valid until ${describeTime(nbf)}`);
   if (iat !== undefined && exp !== undefined) {
     const life = exp - iat;
     add(
@@ -211,7 +211,7 @@ export async function runIdentity(ctx: CommandContext, opts: IdentityOptions): P
 function when(t: number | null, now: number): string {
   if (t === null) return '—';
   const rel = t >= now ? `in ${describeAge(t - now)}` : `${describeAge(now - t)} ago`;
-  return `${new Date(t * 1000).toISOString()} (${rel})`;
+  return `${describeTime(t)} (${rel})`;
 }
 
 async function humanReport(io: IO, colour: boolean, r: IdentityReport, now: number): Promise<string> {

@@ -3,7 +3,7 @@ import { isFresh } from '../../cache/policy.js';
 import type { Located } from '../../config/paths.js';
 import type { Plan } from '../../core/resolve.js';
 import type { TokenStore } from '../../cache/store.js';
-import { nowSeconds } from '../../util/clock.js';
+import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
 import { colours } from '../io.js';
@@ -125,7 +125,7 @@ export async function runStatus(ctx: CommandContext, opts: { json?: boolean }): 
 }
 
 function describeCache(cache: CacheState, c: { ok(s: string): string; bad(s: string): string }): string {
-  const at = cache.expires_at ? new Date(cache.expires_at * 1000).toISOString() : undefined;
+  const at = cache.expires_at ? describeTime(cache.expires_at) : undefined;
   switch (cache.state) {
     case 'none':
       return 'none (the next `claude-wif token` exchanges)';
