@@ -8,6 +8,8 @@ import { stormBench } from './storm.mjs';
 import { proxyBench } from './proxy.mjs';
 import { agentRssBench } from './agent-rss.mjs';
 import { crashStorm } from './crash-storm.mjs';
+import { coldBench } from './cold.mjs';
+import { execRssBench } from './exec-rss.mjs';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`;
 console.log(`machine: ${machine}`);
@@ -15,8 +17,11 @@ console.log(`machine: ${machine}`);
 /** Each benchmark: the command that runs it alone, and its function. */
 const BENCHMARKS = [
   { command: 'node bench/startup.mjs', run: () => startupBench({ rounds: Number(process.env.ROUNDS ?? 40) }) },
+  { command: 'node bench/cold.mjs', run: () => coldBench({ rounds: Number(process.env.COLD_ROUNDS ?? 20) }) },
   { command: 'node bench/storm.mjs', run: () => stormBench({ n: Number(process.env.N ?? 50) }) },
+  { command: 'N=200 node bench/storm.mjs', run: () => stormBench({ n: 200 }) },
   { command: 'node bench/proxy.mjs', run: () => proxyBench({ rate: Number(process.env.RATE ?? 300), n: Number(process.env.PROXY_N ?? 2000), sse: Number(process.env.SSE ?? 200) }) },
+  { command: 'node bench/exec-rss.mjs', run: () => execRssBench({ rounds: 5 }) },
   { command: 'node bench/agent-rss.mjs', run: () => agentRssBench({ cycles: Number(process.env.CYCLES ?? 10_000) }) },
   { command: 'node bench/crash-storm.mjs', run: () => crashStorm({ n: Number(process.env.CRASH_N ?? 200) }) },
 ];

@@ -12,8 +12,10 @@ function run(bin, env) {
     const t0 = process.hrtime.bigint();
     const c = spawn(process.execPath, [bin, 'token'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('close', (code) => resolve({ code, out, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => resolve({ code, out, err, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
   });
 }
 
@@ -38,7 +40,9 @@ export async function stormBench({ n = 50 } = {}) {
     const t0 = process.hrtime.bigint();
     const runs = await Promise.all(Array.from({ length: n }, () => run(bin, env)));
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-    const failures = runs.filter((r) => r.code !== 0 || !/^sk-ant-oat01-\S+\n$/.test(r.out)).length;
+    const failed = runs.filter((r) => r.code !== 0 || !/^sk-ant-oat01-\S+\n$/.test(r.out));
+    const failures = failed.length;
+    if (failures && process.env.STORM_DEBUG) console.error(failed.slice(0, 3).map((r) => `exit ${r.code}: ${r.err}`).join('\n'));
     const distinct = new Set(runs.map((r) => r.out)).size;
     const exchanges = sandbox.exchanges.length;
     const times = runs.map((r) => r.ms);
