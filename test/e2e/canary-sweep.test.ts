@@ -163,6 +163,30 @@ describe('secret canary sweep', () => {
         }
       };
 
+      /** Every live descendant of pid (from /proc/<pid>/stat's ppid field). */
+      const descendants = (root: number): number[] => {
+        const parent = new Map<number, number>();
+        for (const n of readdirSync('/proc')) {
+          if (!/^\d+$/.test(n)) continue;
+          try {
+            const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+            parent.set(Number(n), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+          } catch {
+            /* gone */
+          }
+        }
+        const out: number[] = [];
+        const walkPids = (p: number) => {
+          for (const [c, pp] of parent) if (pp === p) (out.push(c), walkPids(c));
+        };
+        walkPids(root);
+        return out;
+      };
+      const argvTree = (what: string, pid: number) => {
+        argvs.push({ what: `${what}: argv`, text: cmdline(pid) });
+        for (const d of descendants(pid)) argvs.push({ what: `${what}: descendant ${d} argv`, text: cmdline(d) });
+      };
+
       const cli = async (cmd: string, path: string, args: string[], e: Record<string, string>, opts: { legit?: boolean; expect?: number } = {}) => {
         const r = await runBin(args, e, { cwd: home, timeoutMs: 20_000 });
         outputs.push({ cmd, path, code: r.code, expect: opts.expect, stdout: r.stdout, stderr: r.stderr, stdoutLegit: Boolean(opts.legit) });
@@ -284,7 +308,8 @@ setInterval(() => {}, 1000);`;
         if (got.idfile && existsSync(got.idfile)) extraCanaries.push([`exec ${m.mode} identity file JWT`, readFileSync(got.idfile, 'utf8').trim()]);
         if (got.key) problems.push(`exec ${label}: the child was handed ANTHROPIC_API_KEY`);
         if (m.mode === 'proxy' && /sk-ant-/.test(`${got.auth} ${got.oauth}`)) problems.push('exec --mode proxy: the child holds an sk-ant- value');
-        argvs.push({ what: `exec ${label}: parent argv`, text: cmdline(s.pid) }, { what: `exec ${label}: child argv`, text: cmdline(got.pid) });
+        argvTree(`exec ${label} parent`, s.pid);
+        if (!descendants(s.pid).includes(got.pid)) problems.push(`exec ${label}: the child ${got.pid} is not a descendant of ${s.pid}`);
         let environ = '';
         try {
           environ = readFileSync(`/proc/${got.pid}/environ`, 'utf8');
@@ -318,7 +343,7 @@ setInterval(() => {}, 1000);`;
         const secret = readFileSync(info.secret_file, 'utf8').trim();
         extraCanaries.push(['proxy session secret', secret]);
         await clientProbes(info.url, secret, 'proxy');
-        argvs.push({ what: 'proxy argv', text: cmdline(s.pid) });
+        argvTree('proxy', s.pid);
         snapshot('proxy running');
         s.child.kill('SIGTERM');
         const r = await s.exited;
@@ -330,7 +355,7 @@ setInterval(() => {}, 1000);`;
         await waitUntil(() => s.stdout().includes('\n') || s.child.exitCode !== null, 'the proxy to listen');
         const info = JSON.parse(s.stdout().split('\n')[0]!) as { url: string; secret?: string };
         if (info.secret) extraCanaries.push(['proxy --print-secret secret', info.secret]);
-        argvs.push({ what: 'proxy --print-secret argv', text: cmdline(s.pid) });
+        argvTree('proxy --print-secret', s.pid);
         s.child.kill('SIGTERM');
         const r = await s.exited;
         outputs.push({ cmd: 'proxy', path: '--print-secret', code: r.code, expect: 0, stdout: s.stdout(), stderr: s.stderr(), stdoutLegit: true });
@@ -348,7 +373,7 @@ setInterval(() => {}, 1000);`;
         await clientProbes(info.proxy.url, secret, 'agent proxy');
         const ready = await fetch(`${info.health}/readyz`);
         outputs.push({ cmd: 'agent', path: 'health /readyz', code: ready.status, expect: 200, stdout: await ready.text(), stderr: '', stdoutLegit: false });
-        argvs.push({ what: 'agent argv', text: cmdline(s.pid) });
+        argvTree('agent', s.pid);
         snapshot('agent running');
         s.child.kill('SIGTERM');
         const r = await s.exited;
@@ -357,6 +382,19 @@ setInterval(() => {}, 1000);`;
       await cli('cache', 'list --json (end)', ['cache', 'list', '--json'], env, { expect: 0 });
       await cli('cache', 'clear --all --json', ['cache', 'clear', '--all', '--json'], env, { expect: 0 });
       snapshot('end');
+
+      // ── positive controls: leaks planted on purpose must be found (the sweep can see) ──
+      const controls: Output[] = [];
+      {
+        const r = await runBin(['exec', '--mode', 'token', '--', process.execPath, '-e', 'process.stderr.write(`child says ${process.env.ANTHROPIC_AUTH_TOKEN}\\n`)'], env, { cwd: home });
+        controls.push({ cmd: 'control', path: 'exec child writes its token to stderr', code: r.code, stdout: r.stdout, stderr: r.stderr, stdoutLegit: false });
+      }
+      const plantedDir = join(home, 'planted');
+      mkdirSync(plantedDir, { mode: 0o755 });
+      writeFileSync(join(plantedDir, 'world-readable.txt'), `payload ${minted[0]!.split('.')[1]}\n`, { mode: 0o644 });
+      chmodSync(join(plantedDir, 'world-readable.txt'), 0o644);
+      snapshot('control');
+      rmSync(plantedDir, { recursive: true, force: true });
 
       // ── the verdict ──
       const canaries: Array<[string, string]> = [
@@ -396,9 +434,14 @@ setInterval(() => {}, 1000);`;
         if (!a.text) problems.push(`${a.what}: could not read /proc/<pid>/cmdline`);
         for (const h of find(a.text)) leaks.push(`${a.what}: ${h}`);
       }
+      const controlHits = [
+        ...controls.flatMap((o) => find(o.stderr).map((h) => `${o.path}: ${h}`)),
+        ...files.filter((f) => f.at === 'control' && f.path.startsWith('planted/')).flatMap((f) => find(f.content).map((h) => `planted 0644 file: ${h}`)),
+      ];
       const seen = new Set<string>();
       let secretFiles = 0;
       for (const f of files) {
+        if (f.at === 'control' && f.path.startsWith('planted/')) continue;
         const key = `${f.path}\0${f.mode}\0${f.dirMode}\0${f.content.length}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -414,9 +457,12 @@ setInterval(() => {}, 1000);`;
           `${argvs.length} argv reads, ${seen.size} distinct file states (${secretFiles} secret-bearing), ` +
           `${canaries.length} canaries; ${((Date.now() - t0) / 1000).toFixed(1)} s\n` +
           table(['command', 'path', 'exit', 'checked', 'leaks'], rows) +
+          `\npositive controls (planted leaks the sweep must see): ${controlHits.length ? controlHits.join('; ') : 'NONE FOUND'}` +
           `\nleaks found: ${leaks.length}${leaks.length ? `\n  ${leaks.join('\n  ')}` : ''}` +
           (problems.length ? `\nother problems: ${problems.length}\n  ${problems.join('\n  ')}` : ''),
       );
+      expect(controlHits.some((h) => h.startsWith('exec child'))).toBe(true);
+      expect(controlHits.some((h) => h.startsWith('planted'))).toBe(true);
       expect(leaks).toEqual([]);
       expect(problems).toEqual([]);
     },
