@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, ROOT, assertNoSecrets, runBin } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
-import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
+import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
 import { missingTool, Tmux } from '../helpers/tty.js';
 
 const ORG = '00000000-0000-4000-8000-000000000001';
@@ -40,15 +40,7 @@ function runSdk(env: Record<string, string>): Promise<{ ok: boolean; error?: str
 }
 
 let s: SandboxSetup;
-let sh: TempHome;
-beforeAll(async () => {
-  sh = tempHome();
-  s = await sandboxWithProfile(sh.configDir);
-});
-afterAll(async () => {
-  await s.sandbox.close();
-  sh.cleanup();
-});
+sharedSandbox((setup) => (s = setup));
 
 let h: TempHome;
 let env: Record<string, string>;

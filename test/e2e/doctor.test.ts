@@ -6,18 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertNoSecrets, fakeClock, runBin, runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
-import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
+import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
 
 let s: SandboxSetup;
-let sh: TempHome;
-beforeAll(async () => {
-  sh = tempHome();
-  s = await sandboxWithProfile(sh.configDir);
-});
-afterAll(async () => {
-  await s.sandbox.close();
-  sh.cleanup();
-});
+sharedSandbox((setup) => (s = setup));
 
 let h: TempHome;
 let env: Record<string, string>;

@@ -8,20 +8,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, assertNoSecrets, runBin, runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
-import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
+import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
 import { missingTool } from '../helpers/tty.js';
 import { memoryKeyring, setKeyringBackend, KEYRING_SERVICE, type KeyringBackend } from '../../src/cache/keyring-store.js';
 
 let s: SandboxSetup;
-let sh: TempHome;
-beforeAll(async () => {
-  sh = tempHome();
-  s = await sandboxWithProfile(sh.configDir);
-});
-afterAll(async () => {
-  await s.sandbox.close();
-  sh.cleanup();
-});
+sharedSandbox((setup) => (s = setup));
 
 let h: TempHome;
 let env: Record<string, string>;

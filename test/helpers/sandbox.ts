@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from 'vitest';
+import { tempHome, type TempHome } from './env.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
@@ -34,4 +36,22 @@ export async function sandboxWithProfile(configDir: string, opts: SandboxOptions
       return p;
     },
   };
+}
+
+/**
+ * One sandbox for a whole test file, with its own temporary config dir: started before the file's
+ * tests and closed after them. `assign` receives it (files keep a module-level variable).
+ */
+export function sharedSandbox(assign: (setup: SandboxSetup) => void): void {
+  let home: TempHome | undefined;
+  let setup: SandboxSetup | undefined;
+  beforeAll(async () => {
+    home = tempHome();
+    setup = await sandboxWithProfile(home.configDir);
+    assign(setup);
+  });
+  afterAll(async () => {
+    await setup?.sandbox.close();
+    home?.cleanup();
+  });
 }

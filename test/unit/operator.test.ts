@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeClock, runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
-import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
+import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
 import { buildProfile, currentIdentity, validateForWrite } from '../../src/config/write-profile.js';
 import { lineDiff } from '../../src/util/diff.js';
 import { table, visibleWidth } from '../../src/cli/table.js';
@@ -17,15 +17,7 @@ import { systemClock } from '../../src/util/clock.js';
 const ORG = '00000000-0000-4000-8000-000000000001';
 
 let s: SandboxSetup;
-let sh: TempHome;
-beforeAll(async () => {
-  sh = tempHome();
-  s = await sandboxWithProfile(sh.configDir);
-});
-afterAll(async () => {
-  await s.sandbox.close();
-  sh.cleanup();
-});
+sharedSandbox((setup) => (s = setup));
 
 let h: TempHome;
 let env: Record<string, string>;
