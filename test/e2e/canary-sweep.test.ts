@@ -366,7 +366,9 @@ setInterval(() => {}, 1000);`;
         const dir = join(home, 'shared');
         const s = spawnBin(['agent', '--dir', dir, '--proxy', '127.0.0.1:0', '--health', '127.0.0.1:0', '--debug'], env);
         running.push(s);
-        await waitUntil(() => s.stderr().includes('refreshed (first token') || s.child.exitCode !== null, 'the agent to refresh');
+        // Both: the first refresh logged (stderr) and the listening line printed (stdout); the two
+        // streams are independent, so one arriving first says nothing about the other.
+        await waitUntil(() => (s.stderr().includes('refreshed (first token') && s.stdout().includes('\n')) || s.child.exitCode !== null, 'the agent to refresh and listen');
         const info = JSON.parse(s.stdout().split('\n')[0]!) as { proxy: { url: string; secret_file: string }; health: string };
         const secret = readFileSync(info.proxy.secret_file, 'utf8').trim();
         extraCanaries.push(['agent proxy secret', secret]);
