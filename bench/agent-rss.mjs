@@ -14,16 +14,10 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './lib.mjs';
+import { loadSandbox, median } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function loadSandbox() {
-  const out = join(root, 'dist', 'sandbox-bench.mjs');
-  const { build } = await import('esbuild');
-  await build({ entryPoints: [join(root, 'src/sandbox/server.ts')], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20.19', logLevel: 'warning' });
-  return import(pathToFileURL(out).href);
-}
 
 const rssKiB = (pid) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, percentile, fmt } from './lib.mjs';
+import { fileURLToPath } from 'node:url';
+import { loadSandbox, median, percentile, fmt } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'claude-wif');
@@ -26,10 +26,7 @@ function run(env) {
 }
 
 export async function coldBench({ rounds = 20 } = {}) {
-  const out = join(root, 'dist', 'sandbox-bench.mjs');
-  const { build } = await import('esbuild');
-  await build({ entryPoints: [join(root, 'src/sandbox/server.ts')], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20.19', logLevel: 'warning' });
-  const { startSandbox } = await import(pathToFileURL(out).href);
+  const { startSandbox } = await loadSandbox();
   const sandbox = await startSandbox({ port: 0 });
   const home = mkdtempSync(join(tmpdir(), 'claude-wif-cold-'));
   try {

@@ -18,7 +18,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, median, percentile } from './lib.mjs';
+import { fmt, loadSandbox, median, percentile } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,14 +36,7 @@ function prng(seed) {
 
 /** The sandbox from the built bundle (as bench/storm.mjs loads it), unless the caller passes one. */
 async function loadStartSandbox() {
-  const file = join(ROOT, 'dist', 'sandbox-bench.mjs');
-  try {
-    return (await import(file)).startSandbox;
-  } catch {
-    const { build } = await import('esbuild');
-    await build({ entryPoints: [join(ROOT, 'src/sandbox/server.ts')], outfile: file, bundle: true, platform: 'node', format: 'esm', target: 'node20.19', logLevel: 'warning' });
-    return (await import(file)).startSandbox;
-  }
+  return (await loadSandbox()).startSandbox;
 }
 
 const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));

@@ -29,3 +29,17 @@ export function interleaved(commands, rounds, env) {
 }
 
 export const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+/**
+ * The sandbox module for the benchmarks, bundled fresh from src/sandbox (esbuild takes ~0.1 s), so
+ * a benchmark never runs against a stale sandbox left in dist/ by an older build.
+ */
+export async function loadSandbox() {
+  const { build } = await import('esbuild');
+  const { fileURLToPath, pathToFileURL } = await import('node:url');
+  const { join } = await import('node:path');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const out = join(root, 'dist', 'sandbox-bench.mjs');
+  await build({ entryPoints: [join(root, 'src/sandbox/server.ts')], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20.19', logLevel: 'warning' });
+  return import(pathToFileURL(out).href);
+}

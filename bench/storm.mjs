@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, percentile, fmt } from './lib.mjs';
+import { loadSandbox, median, percentile, fmt } from './lib.mjs';
 
 function run(bin, env) {
   return new Promise((resolve) => {
@@ -22,12 +22,7 @@ function run(bin, env) {
 export async function stormBench({ n = 50 } = {}) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const bin = join(root, 'bin', 'claude-wif');
-  // The sandbox is part of the built CLI bundle.
-  const { startSandbox } = await import(join(root, 'dist', 'sandbox-bench.mjs')).catch(async () => {
-    const { build } = await import('esbuild');
-    await build({ entryPoints: [join(root, 'src/sandbox/server.ts')], outfile: join(root, 'dist', 'sandbox-bench.mjs'), bundle: true, platform: 'node', format: 'esm', target: 'node20.19', logLevel: 'warning' });
-    return import(join(root, 'dist', 'sandbox-bench.mjs'));
-  });
+  const { startSandbox } = await loadSandbox();
   const sandbox = await startSandbox({ port: 0 });
   const home = mkdtempSync(join(tmpdir(), 'claude-wif-storm-'));
   try {

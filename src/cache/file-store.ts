@@ -68,6 +68,11 @@ export function readCredentials(path: string): CachedToken | undefined {
   } catch {
     return undefined; // corrupt cache: a miss, rewritten by the next exchange
   }
+  return credentialsFromDocument(data);
+}
+
+/** The SDK credentials document (spec §4) as a CachedToken; undefined when it holds no usable token. */
+export function credentialsFromDocument(data: unknown): CachedToken | undefined {
   if (!data || typeof data !== 'object' || Array.isArray(data)) return undefined;
   const d = data as Record<string, unknown>;
   if (d['type'] !== undefined && d['type'] !== 'oauth_token') return undefined;

@@ -2,7 +2,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { Env } from '../config/paths.js';
 import type { Plan } from '../core/resolve.js';
 import type { Logger } from '../util/log.js';
-import { readCredentials, writeCredentials, CREDENTIALS_VERSION, type CachedToken, type TokenToStore } from './file-store.js';
+import { credentialsFromDocument, readCredentials, writeCredentials, CREDENTIALS_VERSION, type CachedToken, type TokenToStore } from './file-store.js';
 import { KEYRING_SERVICE } from './keyring-store.js';
 
 /**
@@ -52,19 +52,7 @@ export function keyringDocument(t: TokenToStore): string {
 export function parseKeyringDocument(text: string | null): CachedToken | undefined {
   if (!text) return undefined;
   try {
-    const d = JSON.parse(text) as Record<string, unknown>;
-    if (typeof d['access_token'] !== 'string' || !d['access_token']) return undefined;
-    const own = (d['claude_wif'] && typeof d['claude_wif'] === 'object' ? d['claude_wif'] : {}) as Record<string, unknown>;
-    const exp = d['expires_at'];
-    return {
-      accessToken: d['access_token'],
-      expiresAt: typeof exp === 'number' && Number.isFinite(exp) ? exp : null,
-      obtainedAt: typeof own['obtained_at'] === 'number' ? own['obtained_at'] : undefined,
-      obtainedAtMs: typeof own['obtained_at_ms'] === 'number' ? own['obtained_at_ms'] : undefined,
-      key: typeof own['key'] === 'string' ? own['key'] : undefined,
-      scope: typeof d['scope'] === 'string' ? d['scope'] : undefined,
-      raw: d,
-    };
+    return credentialsFromDocument(JSON.parse(text));
   } catch {
     return undefined; // corrupt entry: a miss, replaced by the next exchange
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import type { CoreDeps } from '../core/credentials.js';
@@ -9,7 +9,7 @@ import { WifError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { describeAge } from '../util/jwt.js';
 import { realScheduler, type Scheduler } from './rotator.js';
-import { sidecarBaseDir, sweepStaleSidecars } from './sidecar.js';
+import { createPrivateDir } from './sidecar.js';
 
 /**
  * `exec --mode federation`: the child performs its own exchanges (the SDKs' and Claude Code's
@@ -100,11 +100,9 @@ export async function startFederationChild(opts: FederationOptions): Promise<Fed
   const { requestMs } = timeouts(deps.env);
   const first = await fetchIdentity(plan, deps, requestMs);
 
-  const base = opts.baseDir ?? sidecarBaseDir(opts.env);
-  sweepStaleSidecars(base);
-  // Named like the sidecar directories, so the same sweep removes one a killed parent left behind.
-  const dir = mkdtempSync(join(base, `claude-wif-exec-${process.pid}-`));
-  let removed = false;
+  // The sidecar's private-directory lifecycle, so the same sweep removes one a killed parent left.
+  const priv = createPrivateDir(opts.env, opts.baseDir);
+  const dir = priv.dir;
   let stopped = false;
   let handle: unknown;
   let rotations = 0;
@@ -117,16 +115,8 @@ export async function startFederationChild(opts: FederationOptions): Promise<Fed
   };
   const remove = (): void => {
     stop();
-    if (removed) return;
-    removed = true;
-    process.off('exit', remove);
-    try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
-    } catch {
-      /* the next exec sweeps it */
-    }
+    priv.remove();
   };
-  process.on('exit', remove);
 
   try {
     let identityFile = join(dir, 'identity-token.jwt');

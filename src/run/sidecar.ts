@@ -100,9 +100,20 @@ export function sweepStaleSidecars(base: string, alive: (pid: number) => boolean
   return removed;
 }
 
-/** Creates the private directory with the profile; the credentials file is written by `write`. */
-export function createSidecar(opts: { profile: string; env: Env; baseDir?: string }): Sidecar {
-  const base = opts.baseDir ?? sidecarBaseDir(opts.env);
+export interface PrivateDir {
+  dir: string;
+  /** Idempotent; also runs from an 'exit' hook as a last resort. */
+  remove(): void;
+  readonly removed: boolean;
+}
+
+/**
+ * A private directory for one exec run (sidecar or federation), after sweeping those that dead
+ * parents left behind. Removed by `remove()`, or on process exit for paths that skip the normal
+ * cleanup (an uncaught error, process.exit).
+ */
+export function createPrivateDir(env: Env, baseDir?: string): PrivateDir {
+  const base = baseDir ?? sidecarBaseDir(env);
   sweepStaleSidecars(base);
   // mkdtemp creates the directory 0700 with an unpredictable name: nobody else can plant files in it.
   const dir = mkdtempSync(join(base, `${PREFIX}${process.pid}-`));
@@ -117,8 +128,20 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
       /* nothing more can be done; the next exec sweeps it */
     }
   };
-  // Last resort for exit paths that skip the normal cleanup (an uncaught error, process.exit).
   process.on('exit', remove);
+  return {
+    dir,
+    remove,
+    get removed() {
+      return removed;
+    },
+  };
+}
+
+/** Creates the private directory with the profile; the credentials file is written by `write`. */
+export function createSidecar(opts: { profile: string; env: Env; baseDir?: string }): Sidecar {
+  const priv = createPrivateDir(opts.env, opts.baseDir);
+  const { dir, remove } = priv;
   try {
     const configs = join(dir, 'configs');
     const credentials = join(dir, 'credentials');
@@ -137,12 +160,12 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
         { name: 'ANTHROPIC_PROFILE', value: opts.profile },
       ],
       write(token) {
-        if (removed) return;
+        if (priv.removed) return;
         writeFileAtomic(credentialsPath, credentialsJson(token), 0o600);
       },
       remove,
       get removed() {
-        return removed;
+        return priv.removed;
       },
     };
   } catch (err) {
