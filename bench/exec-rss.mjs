@@ -3,6 +3,7 @@
 // process. VmHWM (peak RSS) of the parent is read from /proc while the child is still running.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ export async function execRssBench({ rounds = 5 } = {}) {
     mkdirSync(join(configDir, 'configs'), { recursive: true });
     mkdirSync(join(configDir, 'credentials'), { recursive: true, mode: 0o700 });
     writeFileSync(join(configDir, 'configs', 'default.json'), JSON.stringify({ version: '1.0', organization_id: '00000000-0000-4000-8000-000000000001', authentication: { type: 'oidc_federation', federation_rule_id: 'fdrl_bench', identity_token: { source: 'file', path: join(home, 'jwt') } } }));
-    writeFileSync(join(configDir, 'credentials', 'default.json'), JSON.stringify({ version: '1.0', type: 'oauth_token', access_token: 'sk-ant-oat01-benchmark-not-a-real-token', expires_at: Math.floor(Date.now() / 1000) + 3600 }), { mode: 0o600 });
+    writeFileSync(join(configDir, 'credentials', 'default.json'), JSON.stringify({ version: '1.0', type: 'oauth_token', access_token: `sk-ant-oat01-benchmark-${randomBytes(12).toString('hex')}`, expires_at: Math.floor(Date.now() / 1000) + 3600 }), { mode: 0o600 });
     const env = { PATH: process.env.PATH, HOME: home };
     const out = {};
     for (const mode of ['sidecar', 'token']) {

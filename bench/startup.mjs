@@ -1,6 +1,7 @@
 // Benchmark (a): `claude-wif token` answered from a fresh cached token, against `node -e 0`.
 // Target: median wall-clock ratio ≤ 1.2. Runs are interleaved so machine noise hits both sides.
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ export async function startupBench({ rounds = 40 } = {}) {
     );
     writeFileSync(
       join(configDir, 'credentials', 'default.json'),
-      JSON.stringify({ version: '1.0', type: 'oauth_token', access_token: 'sk-ant-oat01-benchmark-not-a-real-token', expires_at: Math.floor(Date.now() / 1000) + 3600 }),
+      JSON.stringify({ version: '1.0', type: 'oauth_token', access_token: `sk-ant-oat01-benchmark-${randomBytes(12).toString('hex')}`, expires_at: Math.floor(Date.now() / 1000) + 3600 }),
       { mode: 0o600 },
     );
     const env = { PATH: process.env.PATH, HOME: home };

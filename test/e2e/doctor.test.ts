@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertNoSecrets, fakeClock, runBin, runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
 import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 let s: SandboxSetup;
 sharedSandbox((setup) => (s = setup));
@@ -74,7 +75,7 @@ describe('doctor', () => {
     // 3. An unreachable token endpoint.
     writeProfile({ base_url: 'http://127.0.0.1:1' });
     // 4. A shadowing API key.
-    const apiKey = 'sk-ant-api03-doctor-shadow-key-0123456789';
+    const apiKey = fakeAnthropicToken('api03', 'doctor-shadow-key');
     const broken = { ...env, ANTHROPIC_API_KEY: apiKey };
 
     const r = await runBin(['doctor', '--json'], broken, { cwd: h.home });
@@ -103,7 +104,7 @@ describe('doctor', () => {
   });
 
   it('flags Claude Code settings that bypass claude-wif, never printing their values', async () => {
-    const secret = 'sk-ant-api03-from-settings-file-abcdefghij';
+    const secret = fakeAnthropicToken('api03', 'from-settings-file-abcdefghij');
     mkdirSync(join(h.home, '.claude'), { recursive: true });
     writeFileSync(join(h.home, '.claude', 'settings.json'), JSON.stringify({ apiKeyHelper: '/usr/local/bin/get-key', env: { ANTHROPIC_API_KEY: secret } }));
     const project = join(h.home, 'project');

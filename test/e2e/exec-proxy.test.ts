@@ -4,15 +4,16 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertNoSecrets } from '../helpers/cli.js';
 import { FIXTURES, leftoverSidecars, nodeChild, runToEnd, spawnBin, startWorld, type WifWorld } from './exec-helpers.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 // `exec --mode proxy` end to end: the built binary, its child, and the sandbox on loopback.
 
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').pop()!) as T;
 
 const NOISY_PARENT = {
-  ANTHROPIC_API_KEY: 'sk-ant-api03-parent-api-key-0123456789',
-  ANTHROPIC_AUTH_TOKEN: 'sk-ant-oat01-parent-bearer-0123456789',
-  CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-parent-claude-0123456789',
+  ANTHROPIC_API_KEY: fakeAnthropicToken('api03', 'parent-api-key'),
+  ANTHROPIC_AUTH_TOKEN: fakeAnthropicToken('oat01', 'parent-bearer'),
+  CLAUDE_CODE_OAUTH_TOKEN: fakeAnthropicToken('oat01', 'parent-claude'),
   ANTHROPIC_FEDERATION_RULE_ID: 'fdrl_someotherrule',
   ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
 };

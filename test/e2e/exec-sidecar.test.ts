@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertNoSecrets } from '../helpers/cli.js';
 import { FIXTURES, spawnBin, startWorld, type WifWorld } from './exec-helpers.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 // The acceptance test of sidecar mode: a long-running @anthropic-ai/sdk application keeps making
 // successful calls across more than 3 token lifetimes while only the claude-wif parent exchanges.
@@ -36,8 +37,8 @@ describe('exec --mode sidecar with an SDK child', () => {
           WIF_TIMEWARP_FACTOR: String(K),
           WIF_TIMEWARP_T0: String(t0),
           // The precedence traps: both outrank profiles in the SDK; exec must remove them.
-          ANTHROPIC_API_KEY: 'sk-ant-api03-parent-key-that-must-not-be-used',
-          ANTHROPIC_AUTH_TOKEN: 'sk-ant-oat01-parent-bearer-that-must-not-be-used',
+          ANTHROPIC_API_KEY: fakeAnthropicToken('api03', 'parent-key-that-must-not-be-used'),
+          ANTHROPIC_AUTH_TOKEN: fakeAnthropicToken('oat01', 'parent-bearer-that-must-not-be-used'),
           RUN_FOR_MS: String(Math.round(3.05 * LIFETIME * 1000)),
           CALL_EVERY_MS: '2000',
         },

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertNoSecrets, BIN } from '../helpers/cli.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 import { FIXTURES, leftoverSidecars, nodeChild, PROFILE, runToEnd, startWorld, type WifWorld } from './exec-helpers.js';
 
 // `claude-wif exec` end to end: the built binary against the sandbox on 127.0.0.1, temp HOME,
@@ -39,9 +40,9 @@ interface Probe {
 
 // Everything that competes with or shadows federation, set in the parent.
 const NOISY_PARENT = {
-  ANTHROPIC_API_KEY: 'sk-ant-api03-parent-api-key-0123456789',
-  ANTHROPIC_AUTH_TOKEN: 'sk-ant-oat01-parent-bearer-0123456789',
-  CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-parent-claude-0123456789',
+  ANTHROPIC_API_KEY: fakeAnthropicToken('api03', 'parent-api-key'),
+  ANTHROPIC_AUTH_TOKEN: fakeAnthropicToken('oat01', 'parent-bearer'),
+  CLAUDE_CODE_OAUTH_TOKEN: fakeAnthropicToken('oat01', 'parent-claude'),
   CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR: '3',
   CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR: '4',
   ANTHROPIC_FEDERATION_RULE_ID: 'fdrl_someotherrule',

@@ -13,6 +13,7 @@ import { withStatus } from '../../src/cli/spinner.js';
 import { allSourceFlags, optionsFor, sourceNames, SOURCE_OPTIONS } from '../../src/config/source-options.js';
 import type { IO } from '../../src/cli/io.js';
 import { systemClock } from '../../src/util/clock.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 const ORG = '00000000-0000-4000-8000-000000000001';
 
@@ -160,7 +161,7 @@ describe('cache list / clear', () => {
     profile('default', fed('fdrl_x'));
     mkdirSync(join(h.configDir, 'credentials'), { recursive: true });
     const f = join(h.configDir, 'credentials', 'default.json');
-    writeFileSync(f, JSON.stringify({ access_token: 'sk-ant-oat01-unsafe-unsafe-unsafe-unsafe', expires_at: 9999999999 }));
+    writeFileSync(f, JSON.stringify({ access_token: fakeAnthropicToken('oat01', 'unsafe-unsafe-unsafe-unsafe'), expires_at: 9999999999 }));
     chmodSync(f, 0o644);
     const r = await runCli(['cache', 'list', '--json'], env);
     expect(JSON.parse(r.stdout).tokens[0]).toMatchObject({ state: 'unsafe', problem: { code: 'insecure_file' } });

@@ -11,6 +11,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/log.js';
 import { redact } from '../../src/util/redact.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 // The proxy in-process against the sandbox (and small purpose-built upstreams): who is served,
 // what is forwarded, streaming in both directions, and the one retry after an upstream 401.
@@ -323,8 +324,8 @@ describe('proxy: a kept-alive upstream connection closed as it is reused', () =>
 });
 
 describe('proxy: upstream 401', () => {
-  const stale: AccessToken = { token: 'sk-ant-oat01-stale-token-000000000000', expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
-  const fresh: AccessToken = { token: 'sk-ant-oat01-fresh-token-111111111111', expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
+  const stale: AccessToken = { token: fakeAnthropicToken('oat01', 'stale-token'), expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
+  const fresh: AccessToken = { token: fakeAnthropicToken('oat01', 'fresh-token'), expiresAt: Math.floor(Date.now() / 1000) + 600, fromCache: false, cachePath: '' };
   const byToken = (req: IncomingMessage) =>
     req.headers['authorization'] === `Bearer ${fresh.token}` ? { status: 200, body: '{"ok":true}' } : { status: 401, body: '{"type":"error","error":{"type":"authentication_error","message":"invalid x"}}' };
 

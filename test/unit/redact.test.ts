@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { addSecret, redact, redactDeep } from '../../src/util/redact.js';
 import { WifError } from '../../src/util/errors.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLXZhbHVl';
-const TOKEN = 'sk-ant-oat01-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+const TOKEN = fakeAnthropicToken('oat01', 'AbCdEfGhIjKlMnOpQrStUvWxYz');
 
 describe('redact', () => {
   it.each([
@@ -18,7 +19,7 @@ describe('redact', () => {
     expect(out).not.toContain(JWT);
     expect(out).not.toContain(TOKEN);
     expect(out).not.toContain('c2lnbmF0dXJlLXZhbHVl');
-    expect(out).not.toContain('0123456789');
+    expect(out).not.toContain(TOKEN.slice(-12));
   });
 
   it('redacts registered exact secrets and JSON values deeply', () => {

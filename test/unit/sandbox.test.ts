@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxConfig } from '../../src/sandbox/index.js';
+import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
 // A fixed, whole-second instant: the lifetime arithmetic below is exact only on whole seconds.
 const T0 = Date.UTC(2026, 3, 1, 12, 0, 0);
@@ -523,7 +524,7 @@ describe('API with federation tokens', () => {
   });
 
   it('refuses unknown tokens, missing credentials and a missing anthropic-version', async () => {
-    expect((await api('/v1/models', 'sk-ant-oat01-notatokenthissandboxminted0000000000000000')).status).toBe(401);
+    expect((await api('/v1/models', fakeAnthropicToken('oat01', 'notatokenthissandboxminted'))).status).toBe(401);
     expect((await api('/v1/models', undefined)).status).toBe(401);
     const { token } = await accessToken();
     const res = await fetch(`${sb.url}/v1/models`, { headers: { authorization: `Bearer ${token}`, 'anthropic-beta': 'oauth-2025-04-20' } });
