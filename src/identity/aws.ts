@@ -37,6 +37,27 @@ class NodeSha256 {
  */
 const runtimeImport = <T>(specifier: string): Promise<T> => import(specifier) as Promise<T>;
 
+/**
+ * The AWS SDK packages are optional peer dependencies: most users never run this source, and the
+ * SDK is ~80 MB installed. A user who needs it installs them beside claude-wif.
+ */
+export const AWS_PACKAGES = ['@aws-sdk/credential-provider-node', '@smithy/signature-v4', '@smithy/core'] as const;
+export const AWS_INSTALL_HINT = `install the AWS SDK beside claude-wif: npm install -g ${AWS_PACKAGES.join(' ')} (or npm install ${AWS_PACKAGES.join(' ')} in the project that depends on claude-wif)`;
+
+async function importAws<T>(specifier: string): Promise<T> {
+  try {
+    return await runtimeImport<T>(specifier);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new WifError('identity_unavailable', `aws: the AWS SDK is not installed (${specifier} was not found); the aws source needs it and claude-wif does not install it by default`, {
+        hint: AWS_INSTALL_HINT,
+      });
+    }
+    throw err;
+  }
+}
+
 function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -80,9 +101,9 @@ const aws: IdentitySource = {
     }
     const duration = intOption(ctx.options, 'duration_seconds', 'aws', 60, 3600) ?? 300;
     const [{ SignatureV4 }, { defaultProvider }, config] = await Promise.all([
-      runtimeImport<typeof import('@smithy/signature-v4')>('@smithy/signature-v4'),
-      runtimeImport<typeof import('@aws-sdk/credential-provider-node')>('@aws-sdk/credential-provider-node'),
-      runtimeImport<typeof import('@smithy/core/config')>('@smithy/core/config'),
+      importAws<typeof import('@smithy/signature-v4')>('@smithy/signature-v4'),
+      importAws<typeof import('@aws-sdk/credential-provider-node')>('@aws-sdk/credential-provider-node'),
+      importAws<typeof import('@smithy/core/config')>('@smithy/core/config'),
     ]);
 
     let region = optionString(ctx.options, 'region') ?? readEnv(ctx.env, 'AWS_REGION') ?? readEnv(ctx.env, 'AWS_DEFAULT_REGION');
