@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { WifError } from '../util/errors.js';
@@ -98,8 +98,4 @@ export function profilePath(configDir: string, name: string): string {
 
 export function defaultCredentialsPath(configDir: string, name: string): string {
   return join(configDir, 'credentials', `${name}.json`);
-}
-
-export function fileExists(path: string): boolean {
-  return existsSync(path);
 }

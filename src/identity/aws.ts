@@ -2,8 +2,9 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { addSecret } from '../util/redact.js';
-import { audienceOf, bodyDetail, intOption, sourceRequest, statusError } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { bodyDetail, sourceRequest, statusError } from './common.js';
+import { audienceOf, intOption, optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const SIGNING_ALGORITHMS = ['RS256', 'ES384'];
 const CREDENTIALS_FIX =

@@ -3,7 +3,8 @@ import { WifError } from '../util/errors.js';
 import { addSecret } from '../util/redact.js';
 import { ACCESS_TOKEN_FIELD, azureResource } from './azure.js';
 import { jsonBody, jwtField, metadataTimeout, sourceRequest, statusError } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const FIX = 'turn on the managed identity of the App Service / Function / Container App (the platform then sets IDENTITY_ENDPOINT and IDENTITY_HEADER)';
 

@@ -1,7 +1,8 @@
 import { readEnv, type Env } from '../config/paths.js';
 import { ACCESS_TOKEN_FIELD, azureResource } from './azure.js';
 import { jsonBody, jwtField, metadataTimeout, sourceRequest, statusError } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** The IMDS base URL, as the Azure SDKs find it: AZURE_POD_IDENTITY_AUTHORITY_HOST, else the link-local address. */
 export function imdsBase(env: Env): string {

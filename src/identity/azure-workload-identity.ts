@@ -3,7 +3,8 @@ import { WifError } from '../util/errors.js';
 import { ACCESS_TOKEN_FIELD, azureResource } from './azure.js';
 import { jsonBody, jwtField, requireHttps, sourceRequest, statusError } from './common.js';
 import { readJwtFile } from './file.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const WEBHOOK_FIX = 'label the pod `azure.workload.identity/use: "true"` and annotate its service account with `azure.workload.identity/client-id` (the webhook then sets AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE)';
 

@@ -1,5 +1,5 @@
 import { WifError } from '../util/errors.js';
-import { optionString } from './source.js';
+import { optionString } from './options.js';
 
 /**
  * The Entra resource (the app ID URI, e.g. api://<APP_ID>) the token is for. Entra tokens carry

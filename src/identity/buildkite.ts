@@ -1,5 +1,5 @@
-import { audienceOf, intOption } from './common.js';
-import { runJwtCommand } from './exec.js';
+import { audienceOf, intOption } from './options.js';
+import { runJwtCommand } from './jwt-command.js';
 import type { IdentitySource } from './source.js';
 
 /**

@@ -1,7 +1,8 @@
 import { readEnv } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
-import { runJwtCommand } from './exec.js';
-import { optionString, type IdentitySource } from './source.js';
+import { runJwtCommand } from './jwt-command.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const FIX = 'run inside a CircleCI job (CircleCI sets CIRCLE_OIDC_TOKEN_V2), or set an audience to mint one with `circleci run oidc get`';
 

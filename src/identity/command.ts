@@ -1,6 +1,6 @@
 import { WifError } from '../util/errors.js';
-import { audienceOf, intOption } from './common.js';
-import { runJwtCommand } from './exec.js';
+import { audienceOf, intOption } from './options.js';
+import { runJwtCommand } from './jwt-command.js';
 import type { IdentitySource } from './source.js';
 
 function argvOf(options: Record<string, unknown>): string[] {

@@ -2,25 +2,9 @@ import { readEnv } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { header, httpRequest, HttpTransportError, type HttpRequest, type HttpResponse } from '../util/http.js';
 import { redact } from '../util/redact.js';
-import { DEFAULT_AUDIENCE, optionString, type IdentityContext } from './source.js';
+import type { IdentityContext } from './source.js';
 
 /** Helpers shared by the network and command sources: one way to fail, to retry and to time out. */
-
-/** The audience option, else the recommended default (spec §6: everywhere except Entra). */
-export function audienceOf(options: Record<string, unknown>): string {
-  return optionString(options, 'audience') ?? DEFAULT_AUDIENCE;
-}
-
-/** A positive integer option (accepts numeric strings, as env and flags give them). */
-export function intOption(options: Record<string, unknown>, key: string, source: string, min: number, max: number): number | undefined {
-  const v = options[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new WifError('config_invalid', `${source}: option ${key} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`);
-  }
-  return n;
-}
 
 /**
  * Deadline for metadata-server and link-local requests: short, because a metadata server either
@@ -196,11 +180,6 @@ function safeHost(url: string, socketPath: string | undefined): string {
 function stripQuery(url: string): string {
   const i = url.indexOf('?');
   return i < 0 ? url : `${url.slice(0, i)}?…`;
-}
-
-/** True when `value` decodes as a compact JWS whose payload is a JSON object (for detection). */
-export function looksLikeJwt(value: string | undefined): boolean {
-  return decodePayload(value) !== undefined;
 }
 
 /** The payload of a compact JWS, without verifying anything; undefined when it is not one. */

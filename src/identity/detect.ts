@@ -3,7 +3,7 @@ import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { chooseGitlabVariable } from './gitlab.js';
 import { ANTHROPIC_TOKEN_PATH, DEFAULT_SA_TOKEN_PATH } from './kubernetes.js';
-import { DEFAULT_AUDIENCE } from './source.js';
+import { DEFAULT_AUDIENCE } from '../protocol.js';
 import { chooseTfcVariable } from './terraform-cloud.js';
 
 export interface Detection {
@@ -281,7 +281,7 @@ export function detectSource(env: Env, deps: DetectDeps = realDetectDeps): Detec
 export async function detectSourceWithProbe(env: Env, deps: DetectDeps = realDetectDeps): Promise<Detection> {
   const d = detectSource(env, deps);
   if (d.source !== 'cloud-metadata') return d;
-  const { probeMetadata } = await import('./cloud-metadata.js');
+  const { probeMetadata } = await import('./metadata-probe.js');
   const result = await probeMetadata(env, probePlan(env, deps).clouds);
   if (!result.found) throw nothingFound(`metadata probe: ${result.summary}`);
   return { source: result.found, reason: `no local signal; the metadata probe found ${result.summary}`, options: {} };

@@ -1,6 +1,7 @@
 import { readEnv } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** A JWT in an environment variable: ANTHROPIC_IDENTITY_TOKEN, or any variable the profile names. */
 const envSource: IdentitySource = {

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { WifError } from '../util/errors.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** A JWT for the token endpoint is at most 16 KiB; anything much larger is not a token file. */
 const MAX_TOKEN_FILE_BYTES = 64 * 1024;

@@ -1,8 +1,9 @@
 import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { header } from '../util/http.js';
-import { audienceOf, metadataTimeout, sourceRequest, statusError } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { metadataTimeout, sourceRequest, statusError } from './common.js';
+import { audienceOf, optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /**
  * The metadata server's host, as Google's own libraries find it: GCE_METADATA_HOST (`host:port`)

@@ -1,7 +1,8 @@
 import { readEnv } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
 import { addSecret } from '../util/redact.js';
-import { audienceOf, jsonBody, jwtField, sourceRequest, statusError } from './common.js';
+import { jsonBody, jwtField, sourceRequest, statusError } from './common.js';
+import { audienceOf } from './options.js';
 import type { IdentitySource } from './source.js';
 
 const PERMISSIONS_FIX = 'add `permissions: id-token: write` to the job (or the workflow) in the workflow file';

@@ -1,7 +1,8 @@
 import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
-import { audienceMatches, audienceOf, decodePayload } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { audienceMatches, decodePayload } from './common.js';
+import { audienceOf, optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** GitLab's deprecated job JWTs (removed in GitLab 17.0); their audience is GitLab itself, never ours. */
 const LEGACY = new Set(['CI_JOB_JWT', 'CI_JOB_JWT_V1', 'CI_JOB_JWT_V2']);

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { WifError } from '../util/errors.js';
 import { readJwtFile } from './file.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** The documented projected-token path for Anthropic (audience https://api.anthropic.com). */
 export const ANTHROPIC_TOKEN_PATH = '/var/run/secrets/anthropic.com/token';

@@ -2,7 +2,8 @@ import { randomUUID, createPrivateKey, type KeyObject } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { WifError } from '../util/errors.js';
 import { jsonBody, jwtField, requireHttps, sourceRequest, statusError } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const CONFIG_FIX =
   'set "issuer" (https://<org>.okta.com/oauth2/<authorization server id>), "client_id", "private_key_path" and "scope" in the profile\'s claude_wif.identity';

@@ -3,9 +3,6 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { SourceName } from './names.js';
 
-/** Recommended audience everywhere except Entra (spec §6). */
-export const DEFAULT_AUDIENCE = 'https://api.anthropic.com';
-
 export interface IdentityContext {
   env: Env;
   clock: Clock;
@@ -73,9 +70,4 @@ export async function loadSource(name: string): Promise<IdentitySource> {
   const loader = Object.prototype.hasOwnProperty.call(SOURCES, name) ? SOURCES[name as keyof typeof SOURCES] : undefined;
   if (!loader) throw new Error(`unknown identity source ${name}`);
   return (await loader()).default;
-}
-
-export function optionString(options: Record<string, unknown>, key: string): string | undefined {
-  const v = options[key];
-  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
 }

@@ -1,9 +1,9 @@
 import { isAbsolute } from 'node:path';
 import { readEnv } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
-import { audienceOf } from './common.js';
 import { decodeFields, encodeStrings, GrpcStatusError, GrpcTransportError, unaryCall, utf8, type GrpcTarget } from './grpc.js';
-import { optionString, type IdentitySource } from './source.js';
+import { audienceOf, optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 /** Service path of the Workload API (workload.proto declares no package). */
 export const FETCH_JWT_SVID_PATH = '/SpiffeWorkloadAPI/FetchJWTSVID';

@@ -1,7 +1,8 @@
 import { readEnv, type Env } from '../config/paths.js';
 import { WifError } from '../util/errors.js';
-import { audienceMatches, audienceOf, decodePayload } from './common.js';
-import { optionString, type IdentitySource } from './source.js';
+import { audienceMatches, decodePayload } from './common.js';
+import { audienceOf, optionString } from './options.js';
+import type { IdentitySource } from './source.js';
 
 const PREFIX = 'TFC_WORKLOAD_IDENTITY_TOKEN';
 const FIX = 'set the workspace variable TFC_WORKLOAD_IDENTITY_AUDIENCE (or TFC_WORKLOAD_IDENTITY_AUDIENCE_<TAG>) to https://api.anthropic.com so the run gets TFC_WORKLOAD_IDENTITY_TOKEN[_<TAG>]';

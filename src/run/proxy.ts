@@ -16,7 +16,7 @@ import type { AccessToken } from '../core/credentials.js';
 import { OAUTH_BETA } from '../exchange/token-endpoint.js';
 import type { Clock } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
-import { isLocalHost, proxyFor } from '../util/http.js';
+import { isLocalHost, proxyFor } from '../util/proxy-policy.js';
 import type { Logger } from '../util/log.js';
 import { addSecret, redact } from '../util/redact.js';
 import type { TokenKeeper } from './keeper.js';
@@ -424,7 +424,7 @@ function responseHeaders(ures: IncomingMessage): string[] {
 
 /** An agent whose connections are CONNECT tunnels through HTTPS_PROXY, kept alive like any other. */
 async function tunnelAgent(upstream: URL, egress: URL): Promise<HttpAgent> {
-  const { openTunnel, proxyAuthorization } = await import('../util/proxy.js');
+  const { openTunnel, proxyAuthorization } = await import('../util/http-via-proxy.js');
   const auth = proxyAuthorization(egress);
   class TunnelAgent extends HttpAgent {
     override createConnection(_options: unknown, cb?: (err: Error | null, stream: Socket) => void): undefined {

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpRequest, HttpTransportError, isLocalHost, proxyFor } from '../../src/util/http.js';
+import { httpRequest, HttpTransportError } from '../../src/util/http.js';
+import { isLocalHost, proxyFor } from '../../src/util/proxy-policy.js';
 import { connectProxy, httpPeer, json, type Peer } from '../helpers/platforms.js';
 
 const u = (s: string) => new URL(s);

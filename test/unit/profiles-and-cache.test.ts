@@ -1,4 +1,4 @@
-// Operator commands in-process: profiles list/show/use, cache list/clear, and the small pieces
+// profiles list/show/use and cache list/clear in-process, and the small pieces
 // behind them (profile building, diff, tables, the status line).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

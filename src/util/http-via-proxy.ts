@@ -2,7 +2,7 @@ import { request as httpRequestFn, type ClientRequest, type IncomingMessage, typ
 import { request as httpsRequestFn } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
-import { HttpTransportError, sendRequest, type HttpRequest, type HttpResponse } from './http.js';
+import { HttpTransportError, sendRequest, type HttpRequest, type HttpResponse } from './http-transport.js';
 
 /**
  * Requests through an HTTP(S) proxy, loaded only when HTTPS_PROXY / HTTP_PROXY applies.
