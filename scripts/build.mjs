@@ -1,9 +1,11 @@
-// Builds two self-contained, minified ESM files with source maps:
-//   dist/claude-wif.cjs  the entry: only the hot path (`token` answered from a fresh cache), as
-//                        CommonJS because an ES module entry starts ~6 ms slower (bench/startup.mjs)
-//   dist/cli.mjs         the full CLI (commander, every command, the sandbox), imported on demand
-// Two files rather than esbuild's code splitting: splitting scatters the hot path over many small
-// chunks, and every extra ES module costs start-up time (measured in bench/startup.mjs).
+// Builds two self-contained, minified bundles with source maps:
+//   dist/claude-wif.cjs  the hot path (`token` and `env` answered from a fresh cache), CommonJS
+//                        because an ES module entry starts ~6 ms slower (bench/startup.mjs); run
+//                        from a V8 code cache written below
+//   dist/cli.mjs         the full CLI (commander, every command, the sandbox), an ES module that
+//                        bin/claude-wif imports only when the hot path does not answer
+// Separate bundles rather than esbuild's code splitting: splitting scatters the hot path over many
+// small chunks, and every extra ES module costs start-up time (measured in bench/startup.mjs).
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 

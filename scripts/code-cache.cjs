@@ -1,5 +1,5 @@
-// Writes dist/claude-wif.cjs.cache: V8's compiled code for the hot path after one real run of it
-// (a `token` answered from a fresh cache in a throwaway HOME). Run by scripts/build.mjs with the
+// Writes dist/claude-wif.cjs.cache: V8's compiled code for the hot path after one real run of
+// each hot command (`token`, `env` answered from a fresh cache in a throwaway HOME). Run by scripts/build.mjs with the
 // node that builds, which is normally the node that runs it; bin/claude-wif falls back to a plain
 // compile when V8 rejects the cache.
 'use strict';
@@ -28,8 +28,11 @@ try {
   const script = new vm.Script(wrap(fs.readFileSync(file, 'utf8')), { filename: file });
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, dist);
-  // stdout is /dev/null here: the warm-up token goes nowhere.
-  if (!mod.exports.answerFromCache(['token'], { HOME: home, PATH: process.env.PATH })) throw new Error('the warm-up run did not take the hot path');
+  // stdout is /dev/null here: the warm-up output goes nowhere. Every hot command runs once, so the
+  // functions each compiles lazily are in the cache too.
+  for (const argv of [['token'], ['env']]) {
+    if (!mod.exports.answerFromCache(argv, { HOME: home, PATH: process.env.PATH })) throw new Error(`the warm-up run of ${argv.join(' ')} did not take the hot path`);
+  }
   fs.writeFileSync(`${file}.cache`, script.createCachedData());
 } finally {
   fs.rmSync(home, { recursive: true, force: true });

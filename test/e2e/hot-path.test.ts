@@ -1,6 +1,6 @@
 // The hot path's launcher: V8's code cache is accepted for this node, and a bad cache only costs
-// the normal compile, never a wrong answer.
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// the normal compile, never a wrong answer. The hot bundles carry none of the heavy code.
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { wrap } from 'node:module';
@@ -10,6 +10,23 @@ import { cleanEnv, tempHome } from '../helpers/env.js';
 import { spawnSync } from 'node:child_process';
 
 const ENTRY = join(ROOT, 'dist', 'claude-wif.cjs');
+const FULL = join(ROOT, 'dist', 'cli.mjs');
+/** Every hot bundle: the CommonJS files bin/claude-wif runs before (or instead of) the full CLI. */
+const hotBundles = (): string[] => readdirSync(join(ROOT, 'dist')).filter((f) => f.endsWith('.cjs'));
+
+// One distinctive string per kind of code the hot path must never load (each is in the full CLI).
+const HEAVY: Record<string, string> = {
+  keyring: '@napi-rs/keyring',
+  doctor: 'Claude Code settings',
+  prompt: 'configure was cancelled',
+  completion: 'Register-ArgumentCompleter',
+  chalk: 'chalkStderr',
+  'supports-color': 'COLORTERM',
+  commander: 'commander.',
+  gRPC: 'application/grpc',
+  AWS: '@aws-sdk',
+  'AWS source': 'GetWebIdentityToken',
+};
 
 function cachedProfile(home: string, configDir: string): void {
   mkdirSync(join(configDir, 'configs'), { recursive: true });
@@ -17,6 +34,20 @@ function cachedProfile(home: string, configDir: string): void {
   writeFileSync(join(configDir, 'configs', 'default.json'), JSON.stringify({ version: '1.0', organization_id: '00000000-0000-4000-8000-000000000001', authentication: { type: 'oidc_federation', federation_rule_id: 'fdrl_hot', identity_token: { source: 'file', path: join(home, 'jwt') } } }));
   writeFileSync(join(configDir, 'credentials', 'default.json'), JSON.stringify({ type: 'oauth_token', access_token: 'sk-ant-oat01-hot-path-test', expires_at: Math.floor(Date.now() / 1000) + 3600 }), { mode: 0o600 });
 }
+
+describe('hot bundles', () => {
+  it('carry no keyring, doctor, prompt, completion, chalk, commander, gRPC or AWS code', () => {
+    const full = readFileSync(FULL, 'utf8');
+    const bundles = hotBundles();
+    expect(bundles).toContain('claude-wif.cjs');
+    for (const b of bundles) {
+      const text = readFileSync(join(ROOT, 'dist', b), 'utf8');
+      for (const [what, marker] of Object.entries(HEAVY)) expect(text.includes(marker), `${what} (${marker}) is in dist/${b}`).toBe(false);
+    }
+    // …and the markers are real: the full CLI has each of them.
+    for (const [what, marker] of Object.entries(HEAVY)) expect(full.includes(marker), `${what} (${marker}) missing from the full CLI`).toBe(true);
+  });
+});
 
 describe('hot path launcher', () => {
   it('ships a V8 code cache that this node accepts', () => {
