@@ -1,6 +1,7 @@
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WifError } from '../util/errors.js';
+import { isTokenText } from '../util/token-text.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 
 /** The SDK credentials shape (spec §4) plus claude-wif's own bookkeeping under one key. */
@@ -76,7 +77,8 @@ export function credentialsFromDocument(data: unknown): CachedToken | undefined 
   if (!data || typeof data !== 'object' || Array.isArray(data)) return undefined;
   const d = data as Record<string, unknown>;
   if (d['type'] !== undefined && d['type'] !== 'oauth_token') return undefined;
-  if (typeof d['access_token'] !== 'string' || !d['access_token']) return undefined;
+  // A value outside a token's grammar (CR/LF…) would print two lines or break an HTTP header: a miss.
+  if (!isTokenText(d['access_token'])) return undefined;
   const exp = d['expires_at'];
   const own = d[OWN] && typeof d[OWN] === 'object' ? (d[OWN] as Record<string, unknown>) : {};
   return {

@@ -35,6 +35,13 @@ export function validateBaseUrl(value: string, origin: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new WifError('config_invalid', `base_url ${JSON.stringify(value)} (from ${origin}) must be http(s)`);
   }
+  // A user name or password in the URL is a credential that status, doctor and every log would
+  // print, and that some clients send as Basic auth to whoever the host is. Refused, never echoed.
+  if (url.username || url.password) {
+    throw new WifError('config_invalid', `base_url (from ${origin}) carries a user name or password (${url.protocol}//…@${url.host}); credentials do not belong in base_url`, {
+      hint: `remove the "user:password@" part (base_url ${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}); the API is authenticated by the federated token`,
+    });
+  }
   // The SDKs strip trailing slashes before appending /v1/oauth/token.
   return value.replace(/\/+$/, '');
 }

@@ -3,6 +3,7 @@ import { WifError } from '../util/errors.js';
 import { header, httpRequest, HttpTransportError, retryDelay, type HttpResponse, type RetryPolicy } from '../util/http.js';
 import type { Logger } from '../util/log.js';
 import { deniedError, errorForStatus } from './errors.js';
+import { isTokenText, MAX_TOKEN_LENGTH } from '../util/token-text.js';
 
 export const TOKEN_PATH = '/v1/oauth/token';
 export const GRANT_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -149,12 +150,18 @@ function parseSuccess(res: HttpResponse, clock: Clock, requestId: string | undef
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('the body is not a JSON object');
   const d = data as Record<string, unknown>;
   if (typeof d['access_token'] !== 'string' || !d['access_token']) throw bad('it has no access_token');
+  // Never quote the value: it may be a real token with one bad character, or an echo of something secret.
+  if (!isTokenText(d['access_token'])) {
+    throw bad(`its access_token is not a bearer token (${String(d['access_token']).length} characters, outside RFC 6750's token characters or longer than ${MAX_TOKEN_LENGTH}); it is neither printed nor cached`);
+  }
   const tokenType = d['token_type'];
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
     throw bad(`token_type is ${JSON.stringify(tokenType)}, not Bearer`);
   }
   const expiresIn = Number(d['expires_in']);
   if (d['expires_in'] === undefined || d['expires_in'] === null || !Number.isFinite(expiresIn)) throw bad('expires_in is missing or not a number');
+  // An already-expired token would be printed with exit 0 and cached as if it were good.
+  if (expiresIn <= 0) throw bad(`expires_in is ${expiresIn}: the token would already be expired`);
   const nowS = clock.now() / 1000;
   // Finite is not enough: an expiry no date can hold (|t| > 8.64e12 s) would be written to the
   // cache and break every reader that formats it (found by test/unit/fuzz.test.ts).

@@ -250,15 +250,25 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const attempt = (tok: AccessToken, body: Buffer | undefined, mode: 'first' | 'after401' | 'stale'): void => {
       const retried = mode === 'after401';
       const replay = mode !== 'first';
-      const ureq = send({
-        protocol: secured && !egress ? 'https:' : 'http:',
-        hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
-        port: upstream.port || (secured ? 443 : 80),
-        method: req.method,
-        path,
-        headers: upstreamHeaders(req, tok, replay && !bodyless ? (body?.length ?? 0) : undefined),
-        agent,
-      });
+      let ureq: ClientRequest;
+      try {
+        ureq = send({
+          protocol: secured && !egress ? 'https:' : 'http:',
+          hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
+          port: upstream.port || (secured ? 443 : 80),
+          method: req.method,
+          path,
+          headers: upstreamHeaders(req, tok, replay && !bodyless ? (body?.length ?? 0) : undefined),
+          agent,
+        });
+      } catch (err) {
+        // node:http throws synchronously on a header value it cannot send (ERR_INVALID_CHAR). The
+        // exchange refuses such tokens, but nothing from outside may ever take the whole proxy
+        // down: this request fails, every other client keeps working.
+        stats.failed++;
+        opts.log.warn(`proxy: ${req.method} ${pathOf(req.url)}: could not build the upstream request: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        return errorReply(res, 502, 'api_error', 'claude-wif proxy: the upstream request could not be built (an invalid header value)');
+      }
       current = ureq;
       let answered = false;
       ureq.setTimeout(UPSTREAM_IDLE_TIMEOUT_MS, () => ureq.destroy(new Error('upstream idle timeout')));

@@ -15,6 +15,9 @@ const BEARER = /(Bearer|bearer|BEARER)(\s+|%20|\\u0020)[^\s"',;\\]+/g;
 const SECRET_KEYS = '(?:assertion|access_token|refresh_token|client_assertion|client_secret|id_token|identity_token|password|secret)';
 const JSON_FIELDS = new RegExp(`(\\\\?"${SECRET_KEYS}\\\\?"\\s*:\\s*\\\\?")([^"\\\\]+)`, 'gi');
 const FORM_FIELDS = new RegExp(`((?:^|[?&\\s])${SECRET_KEYS}=)([^&\\s"]+)`, 'gi');
+// The password of a URL's userinfo (https://user:pw@host): base_url refuses it, and no other URL
+// (a proxy variable, an identity endpoint) may show it either.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s/:@"'\\]*:)[^\s/@"'\\]+@/gi;
 
 const extraSecrets = new Set<string>();
 
@@ -34,7 +37,8 @@ export function redact(text: string): string {
     .replace(ANTHROPIC, (m) => `${m.slice(0, m.indexOf('-', 7) + 1)}…[redacted]`)
     .replace(BEARER, '$1 [redacted]')
     .replace(JSON_FIELDS, keep)
-    .replace(FORM_FIELDS, keep);
+    .replace(FORM_FIELDS, keep)
+    .replace(URL_PASSWORD, '$1[redacted]@');
 }
 
 function keep(_m: string, key: string, value: string): string {
