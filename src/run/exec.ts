@@ -50,6 +50,8 @@ export interface ChildEnvSpec {
   marker: string;
   /** Set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (default; `--no-scrub` leaves the user's value alone). */
   scrub: boolean;
+  /** Identity material to remove (run/identity-material.ts); the mode's own assignments still win. */
+  identity?: readonly string[];
 }
 
 export interface ChildEnvPlan {
@@ -66,6 +68,7 @@ export function childEnvPlan(parent: Env, spec: ChildEnvSpec): ChildEnvPlan {
   const set = new Map<string, string>();
   const unset = new Set<string>([...CREDENTIAL_VARS, ...FEDERATION_VARS, ...PROFILE_VARS, ...ROUTING_VARS]);
   for (const name of Object.keys(parent)) if (FILE_DESCRIPTOR_VAR.test(name)) unset.add(name);
+  for (const name of spec.identity ?? []) unset.add(name);
   for (const a of spec.mode) {
     if (a.value === null) {
       unset.add(a.name);

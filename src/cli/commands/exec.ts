@@ -30,6 +30,8 @@ export interface ExecOptions {
   minTtl?: string;
   /** --mode proxy: also listen on this unix socket (exported as CLAUDE_WIF_PROXY_SOCKET). */
   proxySocket?: string;
+  /** --pass-env NAME (repeatable): identity material the child gets anyway. */
+  passEnv?: string[];
 }
 
 export type ExecMode = 'sidecar' | 'token' | 'proxy' | 'federation';
@@ -119,7 +121,7 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
   // that mint on demand: a platform file's JWT must be left for the child).
   const token = mode === 'federation' ? undefined : await getAccessToken(plan, { minTtl: mode === 'sidecar' ? Math.max(minTtl, SIDECAR_MIN_INITIAL_TTL) : minTtl }, ctx.deps);
 
-  const result = await runChild(ctx, { mode, target, file, args, shell, token, minTtl, profileName, scrub: opts.scrub !== false, plan, proxySocket: opts.proxySocket });
+  const result = await runChild(ctx, { mode, target, file, args, shell, token, minTtl, profileName, scrub: opts.scrub !== false, plan, proxySocket: opts.proxySocket, passEnv: opts.passEnv ?? [] });
   const code = exitStatus(result);
   if (isRealProcess(ctx)) finishProcess(result, code);
   return code;
@@ -137,6 +139,7 @@ interface ChildRun {
   scrub: boolean;
   plan: ReturnType<CommandContext['plan']>;
   proxySocket: string | undefined;
+  passEnv: string[];
 }
 
 async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> {
@@ -192,7 +195,10 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
     } else {
       modeVars = credentialEnv(r.token!, r.plan.baseUrl.value, r.target, env);
     }
-    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: childBaseUrl, marker: r.profileName, scrub: r.scrub });
+    const { identityMaterial } = await import('../../run/identity-material.js');
+    const material = identityMaterial({ env, identity: r.plan.identity ? { source: r.plan.identity.source.value, options: r.plan.identity.options } : undefined, pass: r.passEnv });
+    if (material.passed.length) ctx.log.debug(`--pass-env: the child keeps identity material ${material.passed.join(', ')}`);
+    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: childBaseUrl, marker: r.profileName, scrub: r.scrub, identity: material.vars });
     const childEnv = buildChildEnv(env, envPlan);
     // Names only, never values.
     ctx.log.debug(
