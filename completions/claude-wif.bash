@@ -25,7 +25,7 @@ _claude_wif_options() {
     'env') echo '--format --target --min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'credential-process') echo '--min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'status') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
-    'exec') echo '--mode --target --no-scrub --allow-nested --min-ttl --proxy-socket --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'exec') echo '--mode --target --no-scrub --allow-nested --pass-env --min-ttl --proxy-socket --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'proxy') echo '--listen --secret-file --print-secret --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'agent') echo '--dir --proxy --proxy-secret-file --health --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -46,7 +46,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--min-ttl|--mode|--organization-id|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -76,6 +76,7 @@ _claude_wif() {
     --format) COMPREPLY=($(compgen -W 'raw json' -- "$cur")) ;;
     --target) COMPREPLY=($(compgen -W 'sdk claude-code' -- "$cur")) ;;
     --mode) COMPREPLY=() ;;
+    --pass-env) COMPREPLY=() ;;
     --proxy-socket) COMPREPLY=() ;;
     --listen) COMPREPLY=() ;;
     --secret-file) COMPREPLY=() ;;

@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --min-ttl --mode --organization-id --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -87,6 +87,7 @@ complete -c claude-wif -n '__claude_wif_at \'exec\'' -l mode -x -d 'sidecar: a p
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l target -x -a 'sdk claude-code' -d 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l no-scrub -d 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l allow-nested -d 'allow running inside another `claude-wif exec`'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l pass-env -x -d 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l min-ttl -x -d 'the first token must be valid for at least this long'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l proxy-socket -x -d 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -s h -l help -d 'display help'

@@ -29,7 +29,7 @@ $__claudeWifTree = @{
   }
   'exec' = @{
     commands = @()
-    options = @('--mode', '--target', '--no-scrub', '--allow-nested', '--min-ttl', '--proxy-socket', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    options = @('--mode', '--target', '--no-scrub', '--allow-nested', '--pass-env', '--min-ttl', '--proxy-socket', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'proxy' = @{
@@ -119,6 +119,7 @@ $__claudeWifValues = @{
   '--format' = @{ kind = 'choices'; values = @('raw', 'json') }
   '--target' = @{ kind = 'choices'; values = @('sdk', 'claude-code') }
   '--mode' = @{ kind = 'none' }
+  '--pass-env' = @{ kind = 'none' }
   '--proxy-socket' = @{ kind = 'none' }
   '--listen' = @{ kind = 'none' }
   '--secret-file' = @{ kind = 'none' }
