@@ -34,6 +34,7 @@ describe('identity material declarations (a new source cannot forget its variabl
       const scopes = own ? [declared(own)] : all;
       for (const m of text.matchAll(/['"`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+_?)['"`]/g)) {
         const name = m[1]!;
+        if (/^(ERR_[A-Z_]+|MODULE_NOT_FOUND)$/.test(name)) continue; // Node's error codes, not variables
         seen++;
         const ok = scopes.some((d) => d.names.has(name) || d.prefixes.some((p) => name === p || name.startsWith(`${p}_`) || `${name}` === `${p}_`));
         if (!ok) problems.push(`${f}: ${name}`);
