@@ -10,6 +10,7 @@ import type { CoreDeps } from '../core/credentials.js';
 import { nowSeconds } from '../util/clock.js';
 import { toWifError, WifError } from '../util/errors.js';
 import { describeAge } from '../util/jwt.js';
+import { proxyRoute, shownProxy } from '../util/proxy-policy.js';
 import { redact } from '../util/redact.js';
 import { scanClaudeSettings } from './claude-settings.js';
 
@@ -187,55 +188,46 @@ export function checkClaudeSettings(env: Env, cwd: string): CheckResult {
   return { id: 'claude_code_settings', title, status: 'pass', detail: found ? `${found} settings file(s) checked: no apiKeyHelper, no credential overrides in env` : 'no Claude Code settings files', data };
 }
 
-/** The proxy variables' values may carry user:password; only scheme, host and port are shown. */
-function proxyShown(v: string): string {
-  try {
-    const u = new URL(v);
-    return `${u.protocol}//${u.username ? '***@' : ''}${u.host}`;
-  } catch {
-    return '(not a URL)';
-  }
-}
-
-function noProxyMatches(noProxy: string, host: string): boolean {
-  return noProxy
-    .split(/[,\s]+/)
-    .filter(Boolean)
-    .some((p) => {
-      if (p === '*') return true;
-      const bare = p.replace(/:\d+$/, '').replace(/^\*?\./, '.');
-      return bare.startsWith('.') ? host.endsWith(bare) || host === bare.slice(1) : host === bare;
-    });
-}
-
+/**
+ * What the HTTP client will do for the token endpoint, read from the same policy it follows
+ * (util/proxy-policy.ts): which variable, which proxy, which NO_PROXY entry, what is ignored.
+ * Proxy values are shown as scheme, host and port only (they may carry user:password).
+ */
 export function checkProxy(env: Env, baseUrl: string): CheckResult {
   const title = 'Proxy settings';
-  const host = new URL(baseUrl).hostname.replace(/^\[|\]$/g, '');
-  const https = readEnv(env, 'HTTPS_PROXY') ?? readEnv(env, 'https_proxy');
-  const all = readEnv(env, 'ALL_PROXY') ?? readEnv(env, 'all_proxy');
-  const noProxy = readEnv(env, 'NO_PROXY') ?? readEnv(env, 'no_proxy') ?? '';
-  const proxy = https ?? all;
-  const loopback = host === 'localhost' || host === '127.0.0.1' || host === '::1';
-  const data = { https_proxy: https ? proxyShown(https) : null, all_proxy: all ? proxyShown(all) : null, no_proxy: noProxy || null, base_url_host: host };
-  if (!proxy) return { id: 'proxy', title, status: 'pass', detail: `no HTTPS_PROXY/ALL_PROXY: ${host} is reached directly`, data };
-  let bad: string | undefined;
-  try {
-    const u = new URL(proxy);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') bad = `its scheme is ${u.protocol.slice(0, -1)}, not http or https`;
-  } catch {
-    bad = 'it is not a URL';
-  }
-  if (bad) {
-    return { id: 'proxy', title, status: 'fail', detail: `${https ? 'HTTPS_PROXY' : 'ALL_PROXY'} is set but ${bad}`, fix: 'set it to http://host:port (or unset it)', code: 'config_invalid', exit: 2, data };
-  }
-  const bypass = loopback || noProxyMatches(noProxy, host);
-  return {
-    id: 'proxy',
-    title,
-    status: 'pass',
-    detail: `${https ? 'HTTPS_PROXY' : 'ALL_PROXY'}=${proxyShown(proxy)}; ${host} ${bypass ? `is reached directly (${loopback ? 'loopback' : 'NO_PROXY'})` : 'goes through the proxy'}; metadata and link-local endpoints never do`,
-    data,
+  const url = new URL(baseUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const route = proxyRoute(url, env);
+  const shown = (name: string) => (readEnv(env, name) ? `${name}=${shownProxy(readEnv(env, name)!)}` : undefined);
+  const set = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'].map(shown).filter((v): v is string => v !== undefined);
+  const noProxy = route.noProxyVariable ? readEnv(env, route.noProxyVariable) : (readEnv(env, 'no_proxy') ?? readEnv(env, 'NO_PROXY'));
+  const data = {
+    route: route.via,
+    why: route.why,
+    variable: route.variable ?? null,
+    proxy: route.value ? shownProxy(route.value) : null,
+    https_proxy: route.variable && /^https_proxy$/i.test(route.variable) && route.value ? shownProxy(route.value) : null,
+    all_proxy: readEnv(env, 'all_proxy') ?? readEnv(env, 'ALL_PROXY') ? shownProxy((readEnv(env, 'all_proxy') ?? readEnv(env, 'ALL_PROXY'))!) : null,
+    no_proxy: noProxy ?? null,
+    no_proxy_entry: route.noProxyEntry ?? null,
+    ignored: route.ignored,
+    base_url_host: host,
   };
+  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host);
+  const outcome =
+    route.why === 'proxy'
+      ? `goes through the proxy in ${route.variable} (${shownProxy(route.value!)})${url.protocol === 'https:' ? ', over a CONNECT tunnel' : ''}`
+      : route.why === 'no_proxy'
+        ? `is reached directly (${route.noProxyVariable} entry ${route.noProxyEntry})`
+        : route.why === 'local'
+          ? `is reached directly (${loopback ? 'loopback' : 'link-local or metadata host'})`
+          : `is reached directly (no ${url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY'} set)`;
+  const ignored = route.ignored.map((i) => `${i.name} is ignored: ${i.why}`);
+  const detail = [...(set.length ? [set.join(', ')] : []), `${host} ${outcome}`, ...ignored, 'metadata and link-local endpoints never use a proxy'].join('; ');
+  if (route.error) {
+    return { id: 'proxy', title, status: 'fail', detail: `${route.variable} is set but unusable: ${route.error.message}; requests to ${host} fail`, fix: 'set it to http://host:port (or unset it)', code: 'config_invalid', exit: 2, data };
+  }
+  return { id: 'proxy', title, status: ignored.length ? 'warn' : 'pass', detail, ...(ignored.length ? { fix: `unset what is ignored, or set ${url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY'} if a proxy is needed` } : {}), data };
 }
 
 export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResult[]> {
