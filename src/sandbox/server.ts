@@ -22,6 +22,7 @@ import {
 } from './http.js';
 import { createIssuer, parseMintOptions, type MintOptions } from './issuer.js';
 import { createTokenEndpoint, type ExchangeRecord, type TokenStore } from './token-endpoint.js';
+import { githubTokenService, GITHUB_TOKEN_PATH, type GithubTokenService } from './platforms.js';
 
 export type { ApiCallRecord } from './api.js';
 export type { SandboxConfig } from './config.js';
@@ -71,6 +72,8 @@ export interface Sandbox {
   injectFault(f: InjectedFault): void;
   /** Drops every pending fault: the token endpoint answers normally again (an outage that ends). */
   clearFaults(): void;
+  /** A stand-in for GitHub Actions' OIDC token service (the job's ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN). */
+  github: GithubTokenService;
   /** A ready SDK profile (spec §4 format) for rule fdrl_sandbox (or `ruleId`). */
   profile(opts?: { identityTokenPath?: string; workspaceId?: string; ruleId?: string }): Record<string, unknown>;
   close(): Promise<void>;
@@ -243,6 +246,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       return sendReply(res, { status: 200, body, headers: { 'cache-control': 'public, max-age=60' } }, requestId, method);
     }
     if (pathname.startsWith('/_sandbox/')) return control(req, res, requestId, pathname);
+    if (pathname === GITHUB_TOKEN_PATH) return sandbox.github.handle(req, res, requestId);
     if (api.owns(pathname)) return api.handle(req, res, requestId);
     sendReply(res, { status: 404, body: errorBody('not_found_error', `Not found: ${method} ${pathname}`, requestId) }, requestId, method);
   }
@@ -254,6 +258,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     exchanges,
     apiCalls,
     mint: (mintOpts = {}) => issuer.mint(mintOpts, issuerUrl, now()),
+    github: githubTokenService(url, (o) => issuer.mint(o, issuerUrl, now())),
     injectFault(f) {
       if (!Number.isInteger(f.status) || f.status < 100 || f.status > 599) throw new Error(`injectFault: status must be an HTTP status code (got ${f.status})`);
       faults.push({ ...f, count: f.count ?? 1 });

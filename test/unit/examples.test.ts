@@ -190,13 +190,19 @@ describe('examples/systemd', () => {
 });
 
 describe('examples/github-actions and examples/gitlab', () => {
-  it('GitHub: id-token: write, and claude-wif exec -- claude -p in a step', () => {
+  it('GitHub: id-token: write, the claude-wif action with the repository variables, then claude-wif exec -- claude -p', () => {
     const wf = parse(read('github-actions/claude.yml')) as Obj;
     expect(wf['permissions']['id-token']).toBe('write');
     const job = Object.values(wf['jobs'] as Obj)[0] as Obj;
-    const run = (job['steps'] as Obj[]).map((s) => s['run'] ?? '').join('\n');
+    const steps = job['steps'] as Obj[];
+    const at = steps.findIndex((s) => /\/claude-wif@/.test(s['uses'] ?? ''));
+    expect(at).toBeGreaterThan(0);
+    const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as Obj;
+    for (const input of Object.keys(steps[at]!['with'] as Obj)) expect(Object.keys(action['inputs'])).toContain(input);
+    expect(steps[at]!['with']['organization-id']).toBe('${{ vars.ANTHROPIC_ORGANIZATION_ID }}');
+    expect(steps[at]!['with']['federation-rule-id']).toBe('${{ vars.ANTHROPIC_FEDERATION_RULE_ID }}');
+    const run = steps.slice(at + 1).map((s) => s['run'] ?? '').join('\n');
     expect(run).toMatch(/claude-wif exec -- claude -p "/);
-    for (const v of ['ANTHROPIC_FEDERATION_RULE_ID', 'ANTHROPIC_ORGANIZATION_ID']) expect(job['env'][v]).toBe(`\${{ vars.${v} }}`);
   });
 
   it('GitLab: id_tokens with the Anthropic audience, valid ids, claude-wif exec -- claude -p in the script', () => {
