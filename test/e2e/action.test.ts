@@ -121,7 +121,7 @@ const baseInputs = () => ({
 function laterStep(j: Job): Record<string, string> {
   const exported = readFileCommands(j.files.env);
   const paths = readFileSync(j.files.path, 'utf8').split('\n').filter(Boolean);
-  const env = { ...j.env, ...exported, PATH: [...paths, j.env['PATH']].join(':') };
+  const env: Record<string, string> = { ...j.env, ...exported, PATH: [...paths, j.env['PATH']].join(':') };
   for (const [k, v] of Object.entries(exported)) if (v === '') delete env[k];
   return env;
 }
