@@ -85,7 +85,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
       ).default('sidecar'),
     )
     .addOption(new Option('--target <client>', 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
-    .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools)')
+    .option('--scrub', 'set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 even where bubblewrap was not found (Claude Code then refuses to start without it); default: only where it was found')
+    .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools, and needs bubblewrap)')
     .option('--allow-nested', 'allow running inside another `claude-wif exec`')
     .option('--pass-env <name>', 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')

@@ -12,6 +12,7 @@ import { toWifError, WifError } from '../util/errors.js';
 import { describeAge } from '../util/jwt.js';
 import { proxyRoute, shownProxy } from '../util/proxy-policy.js';
 import { redact } from '../util/redact.js';
+import { findBubblewrap, type BubblewrapProbe } from '../run/scrub.js';
 import { scanClaudeSettings } from './claude-settings.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -186,6 +187,29 @@ export function checkClaudeSettings(env: Env, cwd: string): CheckResult {
   }
   const found = scan.files.filter((f) => f.exists).length;
   return { id: 'claude_code_settings', title, status: 'pass', detail: found ? `${found} settings file(s) checked: no apiKeyHelper, no credential overrides in env` : 'no Claude Code settings files', data };
+}
+
+/** What `claude-wif exec` will do about CLAUDE_CODE_SUBPROCESS_ENV_SCRUB on this host (src/run/scrub.ts). */
+export function checkScrub(env: Env, probe: () => BubblewrapProbe = () => findBubblewrap(env)): CheckResult {
+  const title = 'Subprocess scrubbing';
+  const bwrap = probe();
+  if (bwrap.path) {
+    return {
+      id: 'subprocess_scrub',
+      title,
+      status: 'pass',
+      detail: `bubblewrap found (${bwrap.path}): \`claude-wif exec\` sets CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1, so Claude Code's Bash tool, hooks and MCP servers do not see credentials`,
+      data: { bwrap: bwrap.path, how: bwrap.how, exec_scrubs: true },
+    };
+  }
+  return {
+    id: 'subprocess_scrub',
+    title,
+    status: 'warn',
+    detail: `bubblewrap not found (${bwrap.how}): \`claude-wif exec\` starts Claude Code without CLAUDE_CODE_SUBPROCESS_ENV_SCRUB (it refuses to start with it and no bubblewrap), so its Bash tool, hooks and MCP servers can see the credentials the mode gives the child`,
+    fix: 'install bubblewrap (apt-get install bubblewrap), or use `exec --mode proxy` so the child holds no token; `--no-scrub` makes this choice explicit',
+    data: { bwrap: null, how: bwrap.how, exec_scrubs: false },
+  };
 }
 
 /**
@@ -509,6 +533,7 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
   results.push(checkShadowing(env));
   step('Claude Code settings');
   results.push(checkClaudeSettings(env, input.cwd));
+  results.push(checkScrub(env));
   results.push(checkProxy(env, plan?.baseUrl.value ?? DEFAULT_BASE_URL));
   if (!plan) {
     for (const [id, title] of [

@@ -99,15 +99,18 @@ export function scanClaudeSettings(env: Env, cwd: string, platform?: NodeJS.Plat
     const helper = d['apiKeyHelper'];
     if (typeof helper === 'string' && helper.trim()) {
       const ours = /claude-wif/.test(helper);
+      // Measured with Claude Code 2.1.332 (spec §5): a helper's output goes out as x-api-key AND
+      // Bearer, without the oauth beta. A federated token sent that way is refused (both headers
+      // at once; no beta), so pointing the helper at `claude-wif token` cannot work.
       findings.push({
         file: f.file,
         scope: f.scope,
-        severity: ours ? 'warn' : 'fail',
+        severity: 'fail',
         key: 'apiKeyHelper',
         message: ours
-          ? 'apiKeyHelper runs claude-wif, but Claude Code sends a helper\'s output as x-api-key and Bearer without the oauth beta, and re-runs it only every 5 minutes'
+          ? 'apiKeyHelper runs claude-wif: Claude Code sends a helper\'s output as both x-api-key and Bearer, without the oauth beta, and the API refuses a federated token sent that way'
           : 'apiKeyHelper is set: Claude Code authenticates with that helper\'s output instead of federation',
-        fix: `remove "apiKeyHelper" from ${f.file} and run Claude Code as \`claude-wif exec -- claude\``,
+        fix: `remove "apiKeyHelper" from ${f.file}; what works: \`claude-wif exec -- claude\` (a private profile kept fresh), \`claude-wif exec --mode proxy -- claude\` (no token in Claude Code at all), or \`claude-wif agent\` with ANTHROPIC_CONFIG_DIR for Claude Code started elsewhere`,
       });
     }
     const e = d['env'];

@@ -121,11 +121,16 @@ describe('doctor', () => {
     expect(r.code).not.toBe(0);
     expect(r.stdout).not.toContain(secret);
     expect(r.stdout).not.toContain('get-key');
-    // A helper that is claude-wif itself is a warning, not a failure.
+    // A helper that is claude-wif itself fails too (Claude Code sends its output as x-api-key and
+    // Bearer without the oauth beta: refused), and the fix names the configurations that work.
     writeFileSync(join(h.home, '.claude', 'settings.json'), JSON.stringify({ apiKeyHelper: 'claude-wif token' }));
     rmProject(project);
-    const warn = JSON.parse((await runBin(['doctor', '--json', '--offline'], env, { cwd: h.home })).stdout) as Report;
-    expect(check(warn, 'claude_code_settings').status).toBe('warn');
+    const ours = check(JSON.parse((await runBin(['doctor', '--json', '--offline'], env, { cwd: h.home })).stdout) as Report, 'claude_code_settings');
+    expect(ours.status).toBe('fail');
+    expect(ours.detail).toMatch(/apiKeyHelper runs claude-wif: .*both x-api-key and Bearer, without the oauth beta/);
+    expect(ours.fix).toMatch(/claude-wif exec -- claude/);
+    expect(ours.fix).toMatch(/--mode proxy/);
+    expect(ours.fix).toMatch(/claude-wif agent/);
   });
 
   it('--offline makes no request at all and still checks the local identity file', async () => {

@@ -13,9 +13,11 @@ import {
   forwardSignals,
   RERAISABLE_SIGNALS,
   spawnChild,
+  SUBPROCESS_SCRUB_VAR,
   type ChildResult,
 } from '../../run/exec.js';
 import { PICKUP_WINDOW_SECONDS } from '../../run/rotator.js';
+import { decideScrub, noScrubNotice, type ScrubDecision } from '../../run/scrub.js';
 import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
@@ -24,7 +26,7 @@ import { parseMinTtl } from './token.js';
 export interface ExecOptions {
   mode?: string;
   target?: string;
-  /** commander's `--no-scrub` sets this to false. */
+  /** `--scrub` true, `--no-scrub` false, neither: undefined (scrub when the host can). */
   scrub?: boolean;
   allowNested?: boolean;
   minTtl?: string;
@@ -121,7 +123,13 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
   // that mint on demand: a platform file's JWT must be left for the child).
   const token = mode === 'federation' ? undefined : await getAccessToken(plan, { minTtl: mode === 'sidecar' ? Math.max(minTtl, SIDECAR_MIN_INITIAL_TTL) : minTtl }, ctx.deps);
 
-  const result = await runChild(ctx, { mode, target, file, args, shell, token, minTtl, profileName, scrub: opts.scrub !== false, plan, proxySocket: opts.proxySocket, passEnv: opts.passEnv ?? [] });
+  const scrub = decideScrub(opts.scrub === undefined ? 'auto' : opts.scrub ? 'on' : 'off', env);
+  if (scrub.disable) {
+    // Said where Claude Code is (or may be, from a shell) the child; any other child is told nothing.
+    if (target === 'claude-code' || shell) ctx.log.warn(noScrubNotice(mode, scrub.bwrap));
+    else ctx.log.debug(`bubblewrap not found (${scrub.bwrap.how}): CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=0 for the child`);
+  }
+  const result = await runChild(ctx, { mode, target, file, args, shell, token, minTtl, profileName, scrub, plan, proxySocket: opts.proxySocket, passEnv: opts.passEnv ?? [] });
   const code = exitStatus(result);
   if (isRealProcess(ctx)) finishProcess(result, code);
   return code;
@@ -136,7 +144,7 @@ interface ChildRun {
   token: AccessToken | undefined;
   minTtl: number;
   profileName: string;
-  scrub: boolean;
+  scrub: ScrubDecision;
   plan: ReturnType<CommandContext['plan']>;
   proxySocket: string | undefined;
   passEnv: string[];
@@ -198,7 +206,9 @@ async function runChild(ctx: CommandContext, r: ChildRun): Promise<ChildResult> 
     const { identityMaterial } = await import('../../run/identity-material.js');
     const material = identityMaterial({ env, identity: r.plan.identity ? { source: r.plan.identity.source.value, options: r.plan.identity.options } : undefined, pass: r.passEnv });
     if (material.passed.length) ctx.log.debug(`--pass-env: the child keeps identity material ${material.passed.join(', ')}`);
-    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: childBaseUrl, marker: r.profileName, scrub: r.scrub, identity: material.vars });
+    // Without bubblewrap Claude Code refuses to start with scrubbing on: an inherited 1 is turned off too.
+    if (r.scrub.disable) modeVars = [...modeVars, { name: SUBPROCESS_SCRUB_VAR, value: '0' }];
+    const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: childBaseUrl, marker: r.profileName, scrub: r.scrub.scrub, identity: material.vars });
     const childEnv = buildChildEnv(env, envPlan);
     // Names only, never values.
     ctx.log.debug(
