@@ -186,6 +186,9 @@ describe('examples/systemd', () => {
     expect(unit).toContain(`curl -fsS http://${health}/readyz`);
     const plan = checkProfile(read('systemd/prod.json'), argOf(args, '--profile')!);
     expect(plan.identity!.source.value).toBe('gcp');
+    // The token cache must be writable under ProtectSystem=strict: in the StateDirectory, not the read-only profile dir.
+    expect(plan.cache.path.startsWith(`/var/lib/${kv('StateDirectory')[0]}/`)).toBe(true);
+    expect(plan.cache.path.startsWith(`${kv('ReadOnlyPaths')[0]}/`)).toBe(false);
   });
 });
 
@@ -214,9 +217,19 @@ describe('examples/github-actions and examples/gitlab', () => {
     expect(plan.selection.via).toBe('federation env vars');
   });
 
+  it('container: the build context is only the tarball the Dockerfile copies', () => {
+    const ignore = read('container/Dockerfile.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(ignore[0]).toBe('*');
+    const copied = /^COPY (\S+) /m.exec(read('container/Dockerfile'))![1]!;
+    const kept = ignore.slice(1).map((l) => new RegExp(`^${l.slice(1).replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`));
+    expect(ignore.slice(1).every((l) => l.startsWith('!'))).toBe(true);
+    expect(kept.some((re) => re.test(copied))).toBe(true);
+    for (const f of ['node_modules', '.git', 'package.json', '.env']) expect(kept.some((re) => re.test(f))).toBe(false);
+  });
+
   it('every example file is listed in examples/README.md', () => {
     const readme = read('README.md');
-    for (const f of ['kubernetes/agent-sidecar.yaml', 'kubernetes/proxy-sidecar.yaml', 'github-actions/claude.yml', 'gitlab/.gitlab-ci.yml', 'systemd/claude-wif-agent.service', 'systemd/prod.json', 'container/Dockerfile']) {
+    for (const f of ['kubernetes/agent-sidecar.yaml', 'kubernetes/proxy-sidecar.yaml', 'github-actions/claude.yml', 'gitlab/.gitlab-ci.yml', 'systemd/claude-wif-agent.service', 'systemd/prod.json', 'container/Dockerfile', 'container/Dockerfile.dockerignore']) {
       expect(readme).toContain(`\`${f}\``);
     }
   });
