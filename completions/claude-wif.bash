@@ -12,7 +12,7 @@ _claude_wif_profiles() {
 
 _claude_wif_subcommands() {
   case "$1" in
-    '') echo 'token env credential-process status exec proxy agent identity sandbox configure profiles doctor cache completion help' ;;
+    '') echo 'token env credential-process status exec proxy agent identity sandbox csi-provider configure profiles doctor cache completion help' ;;
     'profiles') echo 'list show use' ;;
     'cache') echo 'list clear' ;;
   esac
@@ -30,6 +30,7 @@ _claude_wif_options() {
     'agent') echo '--dir --proxy --proxy-secret-file --health --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'sandbox') echo '--port --config --token-lifetime --jwt-lifetime --write-profile --activate --demo --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'csi-provider') echo '--socket --rotation-interval --max-cached --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'configure') echo '--organization-id --federation-rule-id --service-account-id --workspace-id --base-url --identity-token-file --identity-variable --identity-command --identity-timeout-ms --audience --resource --client-id --identity-scope --tenant-id --region --signing-algorithm --duration-seconds --socket --issuer --private-key-path --key-id --identity-tag --identity-option --activate --dry-run --yes --no-input --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles list') echo '--json --names --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -46,7 +47,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--max-cached|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -90,6 +91,9 @@ _claude_wif() {
     --token-lifetime) COMPREPLY=() ;;
     --jwt-lifetime) COMPREPLY=() ;;
     --write-profile) COMPREPLY=() ;;
+    --socket) COMPREPLY=() ;;
+    --rotation-interval) COMPREPLY=() ;;
+    --max-cached) COMPREPLY=() ;;
     --organization-id) COMPREPLY=() ;;
     --federation-rule-id) COMPREPLY=() ;;
     --service-account-id) COMPREPLY=() ;;
@@ -106,7 +110,6 @@ _claude_wif() {
     --region) COMPREPLY=() ;;
     --signing-algorithm) COMPREPLY=() ;;
     --duration-seconds) COMPREPLY=() ;;
-    --socket) COMPREPLY=() ;;
     --issuer) COMPREPLY=() ;;
     --private-key-path) COMPREPLY=($(compgen -f -- "$cur")) ;;
     --key-id) COMPREPLY=() ;;

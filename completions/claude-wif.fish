@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --max-cached --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -42,7 +42,7 @@ function __claude_wif_at
     test "$path" = "$argv[1]"
 end
 
-set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
+set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'csi-provider' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
 
 complete -c claude-wif -f
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'token' -d 'print a fresh access token (sk-ant-oat01-…) and a newline on stdout'
@@ -54,6 +54,7 @@ complete -c claude-wif -n '__claude_wif_at \'\'' -a 'proxy' -d 'run the credenti
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'agent' -d 'keep profiles\' tokens fresh in a shared sidecar config dir (ANTHROPIC_CONFIG_DIR for other containers/services), optionally serving the proxy and health checks'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'identity' -d 'fetch the ambient identity JWT and explain it: source and why, decoded header and claims, time left, checks against the profile'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'sandbox' -d 'run the local WIF emulator (OIDC issuer + token endpoint + API) and print a ready profile'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'csi-provider' -d 'serve the Secrets Store CSI driver provider API (gRPC v1alpha1 on a unix socket): pods get federated tokens from their service-account tokens, one DaemonSet per node'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'configure' -d 'create or edit an SDK-compatible profile (asks on a terminal; flags otherwise); prints the profile path'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'profiles' -d 'list, show and activate profiles'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'doctor' -d 'check everything that can break federation and print each fix; exits non-zero when a check fails'
@@ -113,6 +114,10 @@ complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l write-profile -x -d '
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l activate -d 'with --write-profile: make it the active profile (active_config)'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l demo -d 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -l socket -x -d 'the unix socket the driver connects to (default /var/run/secrets-store-csi-providers/claude-wif.sock)'
+complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -l rotation-interval -x -d 'longest gap between two rotation Mounts of a volume (driver --rotation-poll-interval plus kubelet\'s republish period); default 180'
+complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -l max-cached -x -d 'most pod tokens kept in memory (least recently used go first); default 10000'
+complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l organization-id -x -d 'organization UUID'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l federation-rule-id -x -d 'federation rule (fdrl_…)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l service-account-id -x -d 'service account (svac_…); "" removes it'

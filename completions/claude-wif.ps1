@@ -3,7 +3,7 @@
 
 $__claudeWifTree = @{
   '' = @{
-    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'proxy', 'agent', 'identity', 'sandbox', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
+    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'proxy', 'agent', 'identity', 'sandbox', 'csi-provider', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
     options = @('--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color', '--help')
     arg = @{ kind = 'none' }
   }
@@ -50,6 +50,11 @@ $__claudeWifTree = @{
   'sandbox' = @{
     commands = @()
     options = @('--port', '--config', '--token-lifetime', '--jwt-lifetime', '--write-profile', '--activate', '--demo', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
+  'csi-provider' = @{
+    commands = @()
+    options = @('--socket', '--rotation-interval', '--max-cached', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'configure' = @{
@@ -133,6 +138,9 @@ $__claudeWifValues = @{
   '--token-lifetime' = @{ kind = 'none' }
   '--jwt-lifetime' = @{ kind = 'none' }
   '--write-profile' = @{ kind = 'none' }
+  '--socket' = @{ kind = 'none' }
+  '--rotation-interval' = @{ kind = 'none' }
+  '--max-cached' = @{ kind = 'none' }
   '--organization-id' = @{ kind = 'none' }
   '--federation-rule-id' = @{ kind = 'none' }
   '--service-account-id' = @{ kind = 'none' }
@@ -149,7 +157,6 @@ $__claudeWifValues = @{
   '--region' = @{ kind = 'none' }
   '--signing-algorithm' = @{ kind = 'none' }
   '--duration-seconds' = @{ kind = 'none' }
-  '--socket' = @{ kind = 'none' }
   '--issuer' = @{ kind = 'none' }
   '--private-key-path' = @{ kind = 'path' }
   '--key-id' = @{ kind = 'none' }

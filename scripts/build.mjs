@@ -1,9 +1,10 @@
-// Builds two self-contained, minified bundles with source maps:
+// Builds self-contained, minified bundles (source maps for our code):
 //   dist/claude-wif.cjs  the hot path (`token` and `env` answered from a fresh cache), CommonJS
 //                        because an ES module entry starts ~6 ms slower (bench/startup.mjs); run
 //                        from a V8 code cache written below
 //   dist/cli.mjs         the full CLI (commander, every command, the sandbox), an ES module that
 //                        bin/claude-wif imports only when the hot path does not answer
+//   dist/csi-grpc.mjs    gRPC for `csi-provider` alone, imported by that command only
 // Separate bundles rather than esbuild's code splitting: splitting scatters the hot path over many
 // small chunks, and every extra ES module costs start-up time (measured in bench/startup.mjs).
 import { build } from 'esbuild';
@@ -28,9 +29,27 @@ const common = {
 };
 await build({ ...common, format: 'cjs', entryPoints: ['src/cli/hot.ts'], outfile: 'dist/claude-wif.cjs' });
 rmSync(new URL('../dist/claude-wif.mjs', import.meta.url), { force: true });
+rmSync(new URL('../dist/csi-grpc.mjs.map', import.meta.url), { force: true });
 rmSync(new URL('../dist/claude-wif.mjs.map', import.meta.url), { force: true });
+// gRPC for `claude-wif csi-provider` only: src/csi/grpc.ts (grpc-js, proto-loader, protobufjs) is
+// its own file, dist/csi-grpc.mjs, left external to dist/cli.mjs so that no other command reads or
+// parses ~0.4 MB of gRPC. Vendor code only, so no source map (it would add 0.5 MB to the package).
+const csiGrpcExternal = {
+  name: 'csi-grpc-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/grpc\.js$/ }, (args) => (/[\\/]src[\\/]csi$/.test(args.resolveDir) ? { path: './csi-grpc.mjs', external: true } : undefined));
+  },
+};
 await build({
   ...common,
+  entryPoints: ['src/csi/grpc.ts'],
+  outfile: 'dist/csi-grpc.mjs',
+  sourcemap: false,
+  banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
+});
+await build({
+  ...common,
+  plugins: [csiGrpcExternal],
   entryPoints: ['src/cli/full.ts'],
   outfile: 'dist/cli.mjs',
   // Some bundled CommonJS dependencies call require(); give the ESM bundle one.

@@ -138,6 +138,15 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('--demo', 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit')
     .action(action(async () => (await import('./commands/sandbox.js')).runSandbox as Runner));
 
+  program
+    .command('csi-provider')
+    .description('serve the Secrets Store CSI driver provider API (gRPC v1alpha1 on a unix socket): pods get federated tokens from their service-account tokens, one DaemonSet per node')
+    .option('--socket <path>', 'the unix socket the driver connects to (default /var/run/secrets-store-csi-providers/claude-wif.sock)')
+    .option('--rotation-interval <seconds>', 'longest gap between two rotation Mounts of a volume (driver --rotation-poll-interval plus kubelet\'s republish period); default 180')
+    .option('--max-cached <n>', 'most pod tokens kept in memory (least recently used go first); default 10000')
+    .addHelpText('after', '\nstdout: one JSON line {"socket", "provider", "rotation_interval", "pid"} once listening. Deploy: deploy/ (Helm chart and plain manifests).\n')
+    .action(action(async () => (await import('./commands/csi-provider.js')).runCsiProvider as Runner));
+
   registerOperatorCommands(program, action);
 
   return program;
