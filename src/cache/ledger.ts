@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { WifError } from '../util/errors.js';
 import { ensurePrivateDir } from '../util/fsx.js';
-import { describeAge, LEEWAY_SECONDS } from '../util/jwt.js';
+import { LEEWAY_SECONDS } from '../protocol.js';
+import { describeAge } from '../util/jwt.js';
 
 /**
  * Used assertions, per issuer: one empty-ish file per assertion id, created with O_EXCL so that

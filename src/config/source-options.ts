@@ -1,5 +1,6 @@
 // names.ts, not the registry: the names are all configure and the completions need.
 import { SOURCE_NAMES } from '../identity/names.js';
+import { DEFAULT_AUDIENCE } from '../protocol.js';
 
 /**
  * What `configure` asks and accepts for each identity source: the option keys stored under
@@ -22,7 +23,7 @@ export interface SourceOption {
   kind?: 'string' | 'number' | 'json-array';
 }
 
-const AUDIENCE: SourceOption = { key: 'audience', flag: 'audience', label: 'Audience the JWT is requested for', suggested: 'https://api.anthropic.com' };
+const AUDIENCE: SourceOption = { key: 'audience', flag: 'audience', label: 'Audience the JWT is requested for', suggested: DEFAULT_AUDIENCE };
 const AZURE: SourceOption[] = [
   { key: 'resource', flag: 'resource', label: 'Entra application (resource) the JWT is for, api://<APP_ID>', required: true },
   { key: 'client_id', flag: 'client-id', label: 'Client id of a user-assigned managed identity (optional)' },

@@ -1,3 +1,4 @@
+import { DEFAULT_BASE_URL } from '../protocol.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import {
@@ -17,7 +18,8 @@ import { WifError } from '../util/errors.js';
 import { hash128 } from '../util/hash.js';
 import { isKnownSource, SOURCE_NAMES } from '../identity/names.js';
 
-export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+// Until src/run and src/cli import it from protocol.ts.
+export { DEFAULT_BASE_URL } from '../protocol.js';
 
 /** Variables that outrank federation in every SDK and in Claude Code (spec §4–§5). */
 export const SHADOWING_VARS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;

@@ -5,7 +5,17 @@ import { ledgerDir } from '../cache/ledger.js';
 import { isFresh } from '../cache/policy.js';
 import { openTokenStore } from '../cache/store.js';
 import { readEnv, resolveConfigDir, type Env } from '../config/paths.js';
-import { DEFAULT_BASE_URL, SHADOWING_VARS, type Plan } from '../core/resolve.js';
+import {
+  DEFAULT_AUDIENCE,
+  DEFAULT_BASE_URL,
+  DEFAULT_MAX_JWT_LIFETIME_SECONDS,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  LEEWAY_SECONDS,
+  MAX_MAX_JWT_LIFETIME_SECONDS,
+  mintedTokenLifetime,
+  TOKEN_PATH,
+} from '../protocol.js';
+import { SHADOWING_VARS, type Plan } from '../core/resolve.js';
 import type { CoreDeps } from '../core/credentials.js';
 import { nowSeconds } from '../util/clock.js';
 import { toWifError, WifError } from '../util/errors.js';
@@ -43,11 +53,6 @@ export interface DoctorInput {
   progress?: (title: string) => void;
 }
 
-/** The issuer default for max_jwt_lifetime_seconds, and the largest value an issuer may set (spec §1). */
-const DEFAULT_MAX_JWT_LIFETIME = 3600;
-const MAX_MAX_JWT_LIFETIME = 176_400;
-/** The token endpoint's leeway on exp/nbf/iat (spec §2). */
-const SERVER_LEEWAY = 30;
 
 const fromError = (id: string, title: string, err: unknown, data?: Record<string, unknown>): CheckResult => {
   const e = toWifError(err);
@@ -365,19 +370,19 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
   // Claims against the profile and the issuer's limits.
   const problems: Array<{ status: 'warn' | 'fail'; text: string; fix: string }> = [];
   const configured = typeof plan.identity.options['audience'] === 'string' ? (plan.identity.options['audience'] as string) : undefined;
-  const expected = configured ?? 'https://api.anthropic.com';
+  const expected = configured ?? DEFAULT_AUDIENCE;
   if (!c.aud.includes(expected)) {
     problems.push(
       configured
         ? { status: 'fail', text: `the JWT's aud (${c.aud.join(' ') || 'none'}) lacks the configured audience ${configured}`, fix: 'the source did not honour the audience: check its configuration (for files: the projected token\'s audience)' }
-        : { status: 'warn', text: `the JWT's aud is ${c.aud.join(' ') || 'missing'}, not the recommended https://api.anthropic.com`, fix: 'the federation rule\'s audience must equal one of these values exactly (Entra sources use api://<APP_ID>)' },
+        : { status: 'warn', text: `the JWT's aud is ${c.aud.join(' ') || 'missing'}, not the recommended ${DEFAULT_AUDIENCE}`, fix: 'the federation rule\'s audience must equal one of these values exactly (Entra sources use api://<APP_ID>)' },
     );
   }
   const own = plan.profile?.file.own as Record<string, unknown> | undefined;
-  const maxLifetime = typeof own?.['max_jwt_lifetime_seconds'] === 'number' ? (own['max_jwt_lifetime_seconds'] as number) : DEFAULT_MAX_JWT_LIFETIME;
+  const maxLifetime = typeof own?.['max_jwt_lifetime_seconds'] === 'number' ? (own['max_jwt_lifetime_seconds'] as number) : DEFAULT_MAX_JWT_LIFETIME_SECONDS;
   const lifetime = c.exp - c.iat;
-  if (lifetime > MAX_MAX_JWT_LIFETIME) {
-    problems.push({ status: 'fail', text: `the JWT lives ${describeAge(lifetime)} (exp − iat), more than any issuer may allow (${MAX_MAX_JWT_LIFETIME} s)`, fix: 'request shorter-lived JWTs from the platform' });
+  if (lifetime > MAX_MAX_JWT_LIFETIME_SECONDS) {
+    problems.push({ status: 'fail', text: `the JWT lives ${describeAge(lifetime)} (exp − iat), more than any issuer may allow (${MAX_MAX_JWT_LIFETIME_SECONDS} s)`, fix: 'request shorter-lived JWTs from the platform' });
   } else if (lifetime > maxLifetime) {
     problems.push({
       status: 'warn',
@@ -410,7 +415,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
     const used = existsSync(join(ledgerDir(plan.cacheDir.value, c.iss), c.assertionId));
     // Kubelet and spiffe-helper rotate at about 80 % of the JWT's life.
     const rotation = Math.round(lifetime * 0.8);
-    const tokenLifetime = Math.max(60, Math.min(3600, 2 * Math.max(0, left)));
+    const tokenLifetime = mintedTokenLifetime(DEFAULT_TOKEN_LIFETIME_SECONDS, left);
     const notes: string[] = [];
     // Already used is normal while a cached token lasts until the platform writes the next JWT.
     let cachedUntil: number | null | undefined;
@@ -420,7 +425,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
       cachedUntil = undefined;
     }
     const nextJwt = c.iat + rotation;
-    const covered = cachedUntil === null || (typeof cachedUntil === 'number' && cachedUntil - SERVER_LEEWAY >= nextJwt);
+    const covered = cachedUntil === null || (typeof cachedUntil === 'number' && cachedUntil - LEEWAY_SECONDS >= nextJwt);
     if (used && !covered) notes.push(`this JWT was already exchanged and no cached token lasts until the platform rotates it (about ${describeAge(Math.max(0, nextJwt - now))} from now): until then exchanges are refused as replays`);
     if (rotation > tokenLifetime * 2) notes.push(`a new JWT appears about every ${describeAge(rotation)}, but an access token minted now lives at most ${describeAge(tokenLifetime)}: refreshes in between are refused as replays`);
     result.push(
@@ -451,7 +456,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
  */
 export async function checkEndpoint(plan: Plan, deps: CoreDeps, timeoutMs: number): Promise<{ result: CheckResult[]; ok: boolean }> {
   const title = 'Token endpoint';
-  const { requireSecureEndpoint, TOKEN_PATH } = await import('../exchange/token-endpoint.js');
+  const { requireSecureEndpoint } = await import('../exchange/token-endpoint.js');
   const url = `${plan.baseUrl.value}${TOKEN_PATH}`;
   try {
     requireSecureEndpoint(plan.baseUrl.value);
@@ -489,10 +494,10 @@ export async function checkEndpoint(plan: Plan, deps: CoreDeps, timeoutMs: numbe
     const abs = Math.abs(skew) <= 1 ? 0 : Math.abs(skew);
     const dir = skew > 0 ? 'ahead of' : 'behind';
     const data = { skew_seconds: skew, server_date: date };
-    if (abs > SERVER_LEEWAY) {
-      result.push({ id: 'clock_skew', title: 'Clock skew', status: 'fail', detail: `this machine's clock is ${abs} s ${dir} the token endpoint's; it allows ${SERVER_LEEWAY} s on iat/nbf/exp, so fresh JWTs look expired or not yet valid`, fix: 'synchronise the clock (NTP: timedatectl set-ntp true, chronyd, w32tm /resync)', code: 'identity_invalid', exit: 3, data });
+    if (abs > LEEWAY_SECONDS) {
+      result.push({ id: 'clock_skew', title: 'Clock skew', status: 'fail', detail: `this machine's clock is ${abs} s ${dir} the token endpoint's; it allows ${LEEWAY_SECONDS} s on iat/nbf/exp, so fresh JWTs look expired or not yet valid`, fix: 'synchronise the clock (NTP: timedatectl set-ntp true, chronyd, w32tm /resync)', code: 'identity_invalid', exit: 3, data });
     } else if (abs > 5) {
-      result.push({ id: 'clock_skew', title: 'Clock skew', status: 'warn', detail: `this machine's clock is ${abs} s ${dir} the token endpoint's (the server allows ${SERVER_LEEWAY} s)`, fix: 'synchronise the clock (NTP)', data });
+      result.push({ id: 'clock_skew', title: 'Clock skew', status: 'warn', detail: `this machine's clock is ${abs} s ${dir} the token endpoint's (the server allows ${LEEWAY_SECONDS} s)`, fix: 'synchronise the clock (NTP)', data });
     } else {
       result.push({ id: 'clock_skew', title: 'Clock skew', status: 'pass', detail: abs ? `${abs} s ${dir} the token endpoint` : 'within 1 s of the token endpoint', data });
     }

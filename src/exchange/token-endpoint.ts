@@ -1,3 +1,4 @@
+import { FEDERATION_BETA, GRANT_TYPE_JWT_BEARER, OAUTH_BETA, TOKEN_PATH } from '../protocol.js';
 import { isoTime, type Clock } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
 import { header, httpRequest, HttpTransportError, retryDelay, type HttpResponse, type RetryPolicy } from '../util/http.js';
@@ -5,12 +6,8 @@ import type { Logger } from '../util/log.js';
 import { deniedError, errorForStatus } from './errors.js';
 import { isTokenText, MAX_TOKEN_LENGTH } from '../util/token-text.js';
 
-export const TOKEN_PATH = '/v1/oauth/token';
-export const GRANT_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** Required on every OAuth bearer request and on the exchange (spec §2–§3). */
-export const OAUTH_BETA = 'oauth-2025-04-20';
-/** Routes the exchange to the federation handler; sent on the jwt-bearer grant only. */
-export const FEDERATION_BETA = 'oidc-federation-2026-04-01';
+// Until src/run imports it from protocol.ts.
+export { OAUTH_BETA } from '../protocol.js';
 /** The SDKs read at most 1 MiB of a token response. */
 export const MAX_RESPONSE_BYTES = 1 << 20;
 

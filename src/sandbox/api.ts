@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ACCESS_TOKEN_PREFIX, type IssuedToken, type TokenStore } from './token-endpoint.js';
+import { ACCESS_TOKEN_PREFIX, OAUTH_BETA } from '../protocol.js';
+import type { IssuedToken, TokenStore } from './token-endpoint.js';
 import {
   BodyTooLargeError,
   errorBody,
@@ -20,7 +21,6 @@ import {
  * bearer-token rules of spec §3 exactly, so a client that works here sends what the real API needs.
  */
 
-export const OAUTH_BETA = 'oauth-2025-04-20';
 const MAX_API_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface ApiCallRecord {

@@ -1,4 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import {
+  DEFAULT_AUDIENCE,
+  DEFAULT_MAX_JWT_LIFETIME_SECONDS,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  MAX_MAX_JWT_LIFETIME_SECONDS,
+  MAX_RULE_TOKEN_LIFETIME_SECONDS,
+  MIN_RULE_TOKEN_LIFETIME_SECONDS,
+} from '../protocol.js';
 import { isPlainObject } from './http.js';
 
 /**
@@ -58,11 +66,8 @@ export const DEFAULT_WORKSPACE_ID = 'wrkspc_sandboxdefault';
 export const DEFAULT_ISSUER_ID = 'fdis_sandbox';
 export const DEFAULT_SERVICE_ACCOUNT_ID = 'svac_sandbox';
 export const DEFAULT_RULE_ID = 'fdrl_sandbox';
-export const DEFAULT_AUDIENCE = 'https://api.anthropic.com';
 export const DEFAULT_SUBJECT_PREFIX = 'repo:example/*';
 export const DEFAULT_OAUTH_SCOPE = 'workspace:inference';
-export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
-export const DEFAULT_MAX_JWT_LIFETIME_SECONDS = 3600;
 
 /** The scopes a federation rule may grant (spec §1). */
 export const OAUTH_SCOPES = ['workspace:developer', 'workspace:inference', 'workspace:manage_tunnels', 'org:admin'] as const;
@@ -181,7 +186,7 @@ export function validateSandboxConfig(value: unknown, source = 'sandbox config')
       fail(`${where}issuer_url`, `must be an absolute URL (got ${JSON.stringify(issuer['issuer_url'])})`);
     }
     // Range documented for the issuer resource (spec §1).
-    int(issuer, 'max_jwt_lifetime_seconds', where, 1, 176400);
+    int(issuer, 'max_jwt_lifetime_seconds', where, 1, MAX_MAX_JWT_LIFETIME_SECONDS);
     bool(issuer, 'check_jti', where);
   });
   if (issuers) unique(issuers, 'issuers');
@@ -208,7 +213,7 @@ export function validateSandboxConfig(value: unknown, source = 'sandbox config')
       fail(`${where}oauth_scope`, `must be one of ${OAUTH_SCOPES.join(', ')} (got ${JSON.stringify(rule['oauth_scope'])})`);
     }
     // Range documented for federation rules (spec §1).
-    int(rule, 'token_lifetime_seconds', where, 60, 86400);
+    int(rule, 'token_lifetime_seconds', where, MIN_RULE_TOKEN_LIFETIME_SECONDS, MAX_RULE_TOKEN_LIFETIME_SECONDS);
     bool(rule, 'archived', where);
     const ws = rule['workspaces'];
     if (ws !== undefined) {

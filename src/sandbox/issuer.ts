@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CompactSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { DEFAULT_AUDIENCE } from '../protocol.js';
 import { isPlainObject } from './http.js';
 
 /**
@@ -11,14 +12,13 @@ export const SIGNING_ALGS = ['RS256', 'ES256', 'PS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 export const DEFAULT_MINT_SUBJECT = 'repo:example/app:ref:refs/heads/main';
-export const DEFAULT_MINT_AUDIENCE = 'https://api.anthropic.com';
 /** Like a GitHub Actions ID token (≈5 min), the common case the lifetime rule is tuned for. */
 export const DEFAULT_MINT_LIFETIME_SECONDS = 300;
 
 export interface MintOptions {
   /** Default 'repo:example/app:ref:refs/heads/main'. */
   sub?: string;
-  /** Default 'https://api.anthropic.com'. */
+  /** Default DEFAULT_AUDIENCE (https://api.anthropic.com). */
   aud?: string | string[];
   /** `exp − iat`; default 300. */
   lifetimeSeconds?: number;
@@ -97,7 +97,7 @@ export async function createIssuer(): Promise<SandboxIssuer> {
       const payload: Record<string, unknown> = {
         iss: opts.issuer ?? defaultIssuerUrl,
         sub: opts.sub ?? DEFAULT_MINT_SUBJECT,
-        aud: opts.aud ?? DEFAULT_MINT_AUDIENCE,
+        aud: opts.aud ?? DEFAULT_AUDIENCE,
         iat,
         exp: iat + (opts.lifetimeSeconds ?? DEFAULT_MINT_LIFETIME_SECONDS),
       };

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { compactVerify } from 'jose';
-import { ALLOWED_ALGS, LEEWAY_SECONDS, MAX_ASSERTION_BYTES, decodeJwt } from '../util/jwt.js';
+import { ACCESS_TOKEN_PREFIX, ALLOWED_ALGS, DEFAULT_MAX_JWT_LIFETIME_SECONDS, DEFAULT_TOKEN_LIFETIME_SECONDS, FEDERATION_BETA, GRANT_TYPE_JWT_BEARER, LEEWAY_SECONDS, MAX_ASSERTION_BYTES, mintedTokenLifetime } from '../protocol.js';
+import { decodeJwt } from '../util/jwt.js';
 import {
   RULE_ID_RE,
   WORKSPACE_ID_RE,
   effectiveIssuerUrl,
   effectiveWorkspaces,
-  DEFAULT_MAX_JWT_LIFETIME_SECONDS,
   DEFAULT_OAUTH_SCOPE,
-  DEFAULT_TOKEN_LIFETIME_SECONDS,
   type SandboxConfig,
   type SandboxRuleConfig,
 } from './config.js';
@@ -20,11 +19,6 @@ import type { SandboxIssuer } from './issuer.js';
  * Transport-free: it takes the request's parts and returns the reply plus what the recorder needs.
  */
 
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-export const FEDERATION_BETA = 'oidc-federation-2026-04-01';
-export const ACCESS_TOKEN_PREFIX = 'sk-ant-oat01-';
-/** The minted token never lives less than this, however close the JWT is to expiry (spec §2). */
-export const MIN_TOKEN_LIFETIME_SECONDS = 60;
 
 /** Why an assertion was refused. The client only ever sees "Authentication failed" (spec §2). */
 export type DenialReason =
@@ -151,7 +145,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
 
     const grant = body['grant_type'];
     if (grant === undefined) invalid('grant_type: field required');
-    if (grant !== JWT_BEARER_GRANT) invalid(`grant_type: unsupported grant type (expected "${JWT_BEARER_GRANT}")`);
+    if (grant !== GRANT_TYPE_JWT_BEARER) invalid(`grant_type: unsupported grant type (expected "${GRANT_TYPE_JWT_BEARER}")`);
     const assertion = body['assertion'];
     if (typeof assertion !== 'string' || assertion === '') invalid('assertion: field required (a non-empty string)');
     const rule = body['federation_rule_id'];
@@ -256,10 +250,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       ledger.set(id, exp + LEEWAY_SECONDS);
     }
 
-    // Never longer than the rule allows, never more than twice what the JWT has left, never < 60 s.
-    const remaining = exp - nowMs / 1000;
-    const ruleLifetime = rule.token_lifetime_seconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS;
-    const lifetime = Math.max(MIN_TOKEN_LIFETIME_SECONDS, Math.min(ruleLifetime, Math.floor(2 * remaining)));
+    const lifetime = mintedTokenLifetime(rule.token_lifetime_seconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS, exp - nowMs / 1000);
     const issued: IssuedToken = {
       expiresAt: nowMs + lifetime * 1000,
       workspaceId,

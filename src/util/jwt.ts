@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
+import { ALLOWED_ALGS, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../protocol.js';
 import { describeTime } from './clock.js';
 import { WifError } from './errors.js';
 
-/** Server rules of spec §2, checked before a JWT ever leaves the machine. */
-export const MAX_ASSERTION_BYTES = 16 * 1024;
-export const ALLOWED_ALGS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
-export const LEEWAY_SECONDS = 30;
 
 export interface DecodedJwt {
   header: Record<string, unknown>;

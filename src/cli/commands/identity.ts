@@ -4,10 +4,10 @@ import { resolveIdentity, resolvePlan, type IdentityPlan, type Plan } from '../.
 import { detectSourceWithProbe } from '../../identity/detect.js';
 import { isKnownSource, loadSource, SOURCE_NAMES } from '../../identity/source.js';
 import { optionString } from '../../identity/options.js';
-import { DEFAULT_AUDIENCE } from '../../protocol.js';
+import { ALLOWED_ALGS, DEFAULT_AUDIENCE, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../protocol.js';
 import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
-import { ALLOWED_ALGS, decodeJwt, describeAge, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../util/jwt.js';
+import { decodeJwt, describeAge } from '../../util/jwt.js';
 import { colours, type IO } from '../io.js';
 import { emitPlanWarnings, type CommandContext } from '../context.js';
 

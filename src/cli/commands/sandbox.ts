@@ -5,6 +5,7 @@ import type { CommandContext } from '../context.js';
 import { resolveCacheDir, resolveConfigDir, validateProfileName, profilePath } from '../../config/paths.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
 import { WifError } from '../../util/errors.js';
+import { MAX_MAX_JWT_LIFETIME_SECONDS } from '../../protocol.js';
 import type { Sandbox, SandboxConfig } from '../../sandbox/server.js';
 
 export interface SandboxCommandOptions {
@@ -74,7 +75,7 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
   if (opts.demo) return (await import('./demo.js')).runDemo(ctx);
   const port = intOption('--port', opts.port, 0, 65535);
   const tokenLifetime = intOption('--token-lifetime', opts.tokenLifetime, 60, 86400);
-  const jwtLifetime = intOption('--jwt-lifetime', opts.jwtLifetime, 10, 176400);
+  const jwtLifetime = intOption('--jwt-lifetime', opts.jwtLifetime, 10, MAX_MAX_JWT_LIFETIME_SECONDS);
   let config: Partial<SandboxConfig> | undefined;
   if (opts.config) {
     const { loadSandboxConfig } = await import('../../sandbox/server.js');
