@@ -36,16 +36,34 @@ export function runJwtCommand(cmd: JwtCommand): Promise<string> {
     let stderr = '';
     let overflow = false;
     let timedOut = false;
-    const child = spawn(file, args, { env: cmd.env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
+    // Its own process group (POSIX), so a timeout reaches everything it started: a wrapper script
+    // that is killed alone leaves its children holding our stdout pipe open, and we would wait for
+    // them until the overall deadline.
+    const group = process.platform !== 'win32';
+    const child = spawn(file, args, { env: cmd.env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true, detached: group });
+    const killTree = (signal: NodeJS.Signals): void => {
+      if (group && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, signal);
+          return;
+        } catch {
+          /* the group is gone already */
+        }
+      }
+      child.kill(signal);
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
+      killTree('SIGTERM');
+      setTimeout(() => killTree('SIGKILL'), 2_000).unref();
     }, cmd.timeoutMs);
+    // The command's job ends when it exits: whatever it left running in its group (a background
+    // job still holding stdout) is ended too, so the answer is not held up by it.
+    child.on('exit', () => killTree('SIGTERM'));
     child.stdout.on('data', (d: Buffer) => {
       if (stdout.length + d.length > MAX_STDOUT) {
         overflow = true;
-        child.kill('SIGTERM');
+        killTree('SIGTERM');
         return;
       }
       stdout = Buffer.concat([stdout, d]);
