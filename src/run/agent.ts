@@ -9,8 +9,8 @@ import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 import { describeAge } from '../util/jwt.js';
 import { startKeeper, type TokenKeeper } from './keeper.js';
 import { describeListen, hostForUrl, type ListenAddress } from './listen.js';
-import { newProxySecret, startProxy, type RunningProxy } from './proxy.js';
-import { PICKUP_WINDOW_SECONDS, refreshSchedule, retryDelaySeconds, type Scheduler, realScheduler } from './rotator.js';
+import { newProxySecret, startProxy, type RunningProxy } from './injecting-proxy.js';
+import { FIRST_TOKEN_MIN_TTL_SECONDS, PICKUP_WINDOW_SECONDS, refreshSchedule, retryDelaySeconds, type Scheduler, realScheduler } from './rotator.js';
 import { credentialsJson, SIDECAR_PROFILE } from './sidecar.js';
 
 /**
@@ -77,9 +77,6 @@ export interface Agent {
   /** Stops refreshing, closes the servers, removes the proxy secret file. Never leaves a partial file. */
   stop(): Promise<void>;
 }
-
-/** The first token written must outlast the consumers' 30 s pick-up window with margin. */
-export const AGENT_MIN_INITIAL_TTL = PICKUP_WINDOW_SECONDS + 10;
 
 /** Errors that no retry can fix: configuration and unsafe local state end the agent at start. */
 const isFatal = (err: unknown): boolean => err instanceof WifError && (err.exitCode === 2 || err.exitCode === 6);
@@ -154,7 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     sink.retry = undefined;
     if (stopped) return Promise.resolve();
     sink.startingSince = deps.clock.now();
-    return opts.fetch(sink.spec.plan, { minTtl: AGENT_MIN_INITIAL_TTL }).then(
+    return opts.fetch(sink.spec.plan, { minTtl: FIRST_TOKEN_MIN_TTL_SECONDS }).then(
       (token) => {
         sink.startingSince = undefined;
         if (stopped) return;

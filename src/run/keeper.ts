@@ -5,7 +5,8 @@ import { startRotator, type Rotator, type Scheduler } from './rotator.js';
 
 /**
  * One profile's current access token, kept fresh in the background, for everything in this
- * process that needs it: the proxy (a token per forwarded request), the agent's sidecar files.
+ * process that needs it: the proxy (a token per forwarded request), the agent's sidecar files,
+ * exec's sidecar file.
  *
  * - Background refresh follows the rotator's schedule (rotator.ts): the next token is fetched
  *   well before the current one enters its last 30 s, with retries and backoff on failure.

@@ -33,6 +33,12 @@ export const PICKUP_WINDOW_SECONDS = 30;
 /** The retry budget is capped: long-lived tokens are replaced 5 min 30 s before they expire. */
 export const MAX_RETRY_BUDGET_SECONDS = 300;
 export const MAX_BACKOFF_SECONDS = 30;
+/**
+ * The first token handed to a reader that keeps running (an exec sidecar child, the agent's
+ * consumers) must outlast the 30 s pick-up window with room to spare: a file token with ≤ 30 s
+ * left is refused by the SDKs' user_oauth reader. Anything shorter is exchanged again first.
+ */
+export const FIRST_TOKEN_MIN_TTL_SECONDS = PICKUP_WINDOW_SECONDS + 10;
 
 export interface Schedule {
   /** Unix seconds (fractional) at which to fetch the next token. */

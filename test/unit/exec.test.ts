@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { chooseTarget, commandArgv, parseMode } from '../../src/cli/commands/exec.js';
+import { commandArgv } from '../../src/cli/commands/exec.js';
+import { parseMode } from '../../src/run/exec/modes.js';
+import { chooseTarget } from '../../src/run/exec/session.js';
 import {
   buildChildEnv,
   childEnvPlan,
@@ -11,7 +13,7 @@ import {
   terminalAlreadyDelivered,
   type DeliveryProbe,
   type SignalSource,
-} from '../../src/run/exec.js';
+} from '../../src/run/exec/child.js';
 import { WifError } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome } from '../helpers/env.js';

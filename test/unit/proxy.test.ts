@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken } from '../../src/core/credentials.js';
 import { parseListen } from '../../src/run/listen.js';
-import { isLoopbackPeer, newProxySecret, startProxy, type RunningProxy } from '../../src/run/proxy.js';
+import { isLoopbackPeer, newProxySecret, startProxy, type RunningProxy } from '../../src/run/injecting-proxy.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/log.js';

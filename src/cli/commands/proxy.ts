@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
 import { startKeeper } from '../../run/keeper.js';
 import { parseListen } from '../../run/listen.js';
-import { MIN_REQUEST_TTL_SECONDS, newProxySecret, startProxy } from '../../run/proxy.js';
+import { MIN_REQUEST_TTL_SECONDS, newProxySecret, startProxy } from '../../run/injecting-proxy.js';
 import { WifError } from '../../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
 import { daemonLogger, exitSoon, untilStopSignal } from './daemon.js';

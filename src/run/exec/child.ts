@@ -1,15 +1,15 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { Env } from '../config/paths.js';
-import { DEFAULT_BASE_URL } from '../core/resolve.js';
-import { EXPIRES_AT_VAR, type EnvAssignment } from '../output/credential-env.js';
-import { WifError } from '../util/errors.js';
+import type { Env } from '../../config/paths.js';
+import { DEFAULT_BASE_URL } from '../../core/resolve.js';
+import { EXPIRES_AT_VAR, type EnvAssignment } from '../../output/credential-env.js';
+import { WifError } from '../../util/errors.js';
 
 /**
- * The mechanics of `claude-wif exec` that do not depend on the mode: the child's environment
- * (built from explicit unset/set lists, as aws-vault does), spawning, signal forwarding and the
- * exit status. Modes (sidecar, token, later federation and proxy) only contribute assignments.
+ * The child process of `claude-wif exec`, whatever the mode: its environment (built from explicit
+ * unset/set lists, as aws-vault does), spawning, signal forwarding and the exit status. Modes
+ * (mode-*.ts) only contribute assignments; session.ts puts the pieces together.
  */
 
 /** Names the profile a child was started for; its presence means "already inside claude-wif exec". */
