@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken } from '../../src/core/credentials.js';
-import { newProxySecret, startProxy } from '../../src/run/proxy.js';
+import { newProxySecret, startProxy } from '../../src/run/injecting-proxy.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/log.js';
 import { runBin } from '../helpers/cli.js';
