@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { IDENTITY_MATERIAL, type IdentityMaterial } from '../../src/identity/material.js';
 import { SOURCE_LIST } from '../../src/identity/names.js';
 import { identityMaterial, looksLikeJwt } from '../../src/run/identity-material.js';
-import { buildChildEnv, childEnvPlan } from '../../src/run/exec.js';
+import { buildChildEnv, childEnvPlan } from '../../src/run/exec/child.js';
 import { ROOT } from '../helpers/cli.js';
 
 const JWT = `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
