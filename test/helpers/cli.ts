@@ -73,6 +73,38 @@ export function fakeClock(startMs = Date.UTC(2026, 10, 22, 12, 0, 0)): Clock & {
   };
 }
 
+/**
+ * A clock for code that waits in a loop (lock waiters, backoff): each sleep() advances the time
+ * by what was asked, is recorded, and resolves on the next turn of the event loop (setImmediate),
+ * so the waiter never spends real time yet I/O and the test keep running between its rounds.
+ * `sleeps` lists every sleep; `sleepCount(n)` resolves once the code has slept n times (an event
+ * to wait for, instead of a duration).
+ */
+export function steppedClock(startMs = Date.now()): Clock & { sleeps: number[]; sleepCount(n: number): Promise<void>; advance(ms: number): void } {
+  let now = startMs;
+  const sleeps: number[] = [];
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  return {
+    sleeps,
+    now: () => now,
+    sleep(ms: number) {
+      now += Math.max(0, ms);
+      sleeps.push(ms);
+      for (const w of waiters.filter((x) => sleeps.length >= x.n)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    sleepCount(n: number) {
+      return sleeps.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
+    },
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
 /** Strings that must never appear in stderr: a JWT or an Anthropic token, whole or in part. */
 export function assertNoSecrets(text: string, secrets: string[]): void {
   for (const s of secrets) {

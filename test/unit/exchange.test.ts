@@ -27,10 +27,12 @@ async function request(extra: Partial<ExchangeRequest> = {}): Promise<ExchangeRe
   };
 }
 
+// The per-request timeout is a real socket timer; the sandbox answers from this same process, so
+// on a loaded machine an answer can take seconds. Only the timeout test below means to hit it.
 const opts = (attempts = 3) => ({
   clock,
   log: silentLogger,
-  timeoutMs: 2000,
+  timeoutMs: 60_000,
   retry: { attempts, baseDelayMs: 100, maxDelayMs: 1000, deadline: clock.now() + 30_000 },
 });
 

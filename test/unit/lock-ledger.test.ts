@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/cache/lock.js';
 import { reserveAssertion } from '../../src/cache/ledger.js';
-import { systemClock } from '../../src/util/clock.js';
 import { WifError } from '../../src/util/errors.js';
+import { steppedClock } from '../helpers/cli.js';
 import { tempHome, type TempHome } from '../helpers/env.js';
 
 let h: TempHome;
@@ -16,16 +16,21 @@ beforeEach(() => {
 afterEach(() => h.cleanup());
 
 describe('cross-process lock', () => {
+  // The waiter's rounds go through steppedClock: no real time passes, and the tests wait for
+  // rounds (events) rather than for durations.
+  const opts = (clock: ReturnType<typeof steppedClock>, extra: { waitMs?: number; satisfied?: () => boolean } = {}) => ({ clock, waitMs: 5000, staleMs: 60_000, ...extra });
+
   it('is exclusive and released', async () => {
     const path = join(h.cacheDir, 'locks', 'k.lock');
-    const a = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    const clock = steppedClock();
+    const a = await acquireLock(path, opts(clock));
     expect(a.acquired).toBe(true);
     let second = false;
-    const b = acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 }).then((r) => {
+    const b = acquireLock(path, opts(clock)).then((r) => {
       second = true;
       return r;
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await clock.sleepCount(3); // the second caller has found the lock taken three times
     expect(second).toBe(false);
     if (a.acquired) a.release();
     const rb = await b;
@@ -43,20 +48,34 @@ describe('cross-process lock', () => {
     writeFileSync(path, JSON.stringify({ pid: child.pid, host: hostname(), nonce: 'dead', at: Date.now() }));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    const t0 = Date.now();
-    const r = await acquireLock(path, { clock: systemClock, waitMs: 10_000, staleMs: 60_000 });
+    const clock = steppedClock();
+    const r = await acquireLock(path, opts(clock, { waitMs: 10_000 }));
     expect(r.acquired).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(clock.sleeps, 'waited before breaking a dead holder\'s lock').toEqual([]);
     if (r.acquired) r.release();
   });
 
   it('stops waiting when the caller is satisfied (another process filled the cache)', async () => {
     const path = join(h.cacheDir, 'locks', 'k.lock');
-    const a = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    const clock = steppedClock();
+    const a = await acquireLock(path, opts(clock));
     let filled = false;
-    setTimeout(() => (filled = true), 50);
-    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000, satisfied: () => filled });
+    void clock.sleepCount(2).then(() => (filled = true)); // filled while the waiter waits
+    const r = await acquireLock(path, opts(clock, { satisfied: () => filled }));
     expect(r).toEqual({ acquired: false, reason: 'satisfied' });
+    expect(clock.sleeps).toHaveLength(2);
+    if (a.acquired) a.release();
+  });
+
+  it('gives up after waitMs of its clock when a live holder keeps the lock (reason timeout, the holder named)', async () => {
+    const path = join(h.cacheDir, 'locks', 'k.lock');
+    const clock = steppedClock();
+    const a = await acquireLock(path, opts(clock));
+    const r = await acquireLock(path, opts(clock, { waitMs: 2_000 }));
+    expect(r).toEqual({ acquired: false, reason: 'timeout', holderPid: process.pid });
+    const waited = clock.sleeps.reduce((x, y) => x + y, 0);
+    expect(waited).toBeGreaterThan(2_000);
+    expect(waited).toBeLessThan(2_000 + 2 * 100); // one round past the limit at most (rounds ≤ 2 × 100 ms)
     if (a.acquired) a.release();
   });
 
@@ -66,25 +85,31 @@ describe('cross-process lock', () => {
     const path = join(h.cacheDir, 'locks', 'k.lock');
     mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
     writeFileSync(path, '');
+    // File times are wall-clock (the lock compares them with Date.now()).
     const old = (Date.now() - UNWRITTEN_LOCK_GRACE_MS - 5_000) / 1000;
     utimesSync(path, old, old);
-    const t0 = Date.now();
+    const clock = steppedClock();
     // Before: this waited out waitMs (here 20 s), by which time the caller's deadline was spent.
-    const r = await acquireLock(path, { clock: systemClock, waitMs: 20_000, staleMs: 60_000 });
+    const r = await acquireLock(path, opts(clock, { waitMs: 20_000 }));
     expect(r.acquired).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(clock.sleeps, 'waited before freeing an old empty lock file').toEqual([]);
     if (r.acquired) r.release();
   });
 
   it('leaves a freshly created, not yet written lock file alone (its holder may be writing it)', async () => {
-    const { mkdirSync, unlinkSync } = await import('node:fs');
+    const { mkdirSync, unlinkSync, utimesSync } = await import('node:fs');
     const path = join(h.cacheDir, 'locks', 'k.lock');
     mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
     writeFileSync(path, '');
+    // Young by the wall clock however slowly this machine runs the rounds below.
+    const young = Date.now() / 1000 + 60;
+    utimesSync(path, young, young);
+    const clock = steppedClock();
     let done = false;
-    const p = acquireLock(path, { clock: systemClock, waitMs: 20_000, staleMs: 60_000 }).then((r) => ((done = true), r));
-    await new Promise((r) => setTimeout(r, 400));
+    const p = acquireLock(path, opts(clock, { waitMs: 20_000 })).then((r) => ((done = true), r));
+    await clock.sleepCount(5); // five rounds of looking at it
     expect(done).toBe(false);
+    expect(existsSync(path)).toBe(true);
     unlinkSync(path); // released
     const r = await p;
     expect(r.acquired).toBe(true);
@@ -94,7 +119,7 @@ describe('cross-process lock', () => {
   it('never leaves its own lock file empty: the owner record is linked into place whole', async () => {
     const { readdirSync } = await import('node:fs');
     const path = join(h.cacheDir, 'locks', 'k.lock');
-    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    const r = await acquireLock(path, opts(steppedClock()));
     expect(JSON.parse((await import('node:fs')).readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid });
     expect(readdirSync(join(h.cacheDir, 'locks'))).toEqual(['k.lock']); // no temp file left behind
     if (r.acquired) r.release();
@@ -105,9 +130,11 @@ describe('cross-process lock', () => {
     const path = join(h.cacheDir, 'locks', 'k.lock');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(h.cacheDir, 'locks'), { recursive: true });
-    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'old', at: Date.now() - 120_000 }));
-    const r = await acquireLock(path, { clock: systemClock, waitMs: 5000, staleMs: 60_000 });
+    const clock = steppedClock();
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'old', at: clock.now() - 120_000 }));
+    const r = await acquireLock(path, opts(clock));
     expect(r.acquired).toBe(true);
+    expect(clock.sleeps).toEqual([]);
     if (r.acquired) r.release();
   });
 });

@@ -2,14 +2,14 @@
 // behind them (profile building, diff, tables, the status line).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeClock, runCli } from '../helpers/cli.js';
 import { cleanEnv, tempHome, type TempHome } from '../helpers/env.js';
 import { sharedSandbox, type SandboxSetup } from '../helpers/sandbox.js';
 import { buildProfile, currentIdentity, validateForWrite } from '../../src/config/write-profile.js';
 import { lineDiff } from '../../src/util/diff.js';
 import { table, visibleWidth } from '../../src/cli/table.js';
-import { withStatus } from '../../src/cli/spinner.js';
+import { withStatus, type Status } from '../../src/cli/spinner.js';
 import { allSourceFlags, optionsFor, sourceNames, SOURCE_OPTIONS } from '../../src/config/source-options.js';
 import type { IO } from '../../src/cli/io.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -234,36 +234,66 @@ describe('output helpers', () => {
     const value: IO = { stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: '/', clock: systemClock, stdoutIsTTY: tty, stderrIsTTY: tty, stdinIsTTY: tty };
     return { value, err: () => err };
   };
-  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // The spinner's timers are faked (vi.useFakeTimers): the tests move time and look at each frame,
+  // instead of sleeping and hoping the machine kept up.
+  const fakeTimers = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
 
   it('the status line appears on a TTY only after the delay, is cleared, and lets other output through cleanly', async () => {
-    const t = io(true);
-    await withStatus(t.value, { level: 'info' }, 'working', async (st) => {
-      await wait(80);
-      st.update('still working');
-      await wait(120);
+    fakeTimers();
+    try {
+      const t = io(true);
+      let finish!: () => void;
+      let status!: Status;
+      const running = withStatus(t.value, { level: 'info' }, 'working', (st) => {
+        status = st;
+        return new Promise<void>((resolve) => (finish = resolve));
+      }, 50);
+      await vi.advanceTimersByTimeAsync(49);
+      expect(t.err()).toBe(''); // nothing before the delay
+      await vi.advanceTimersByTimeAsync(1);
+      expect(t.err()).toBe('\r⠋ working\x1b[K');
+      status.update('still working');
+      await vi.advanceTimersByTimeAsync(80);
+      expect(t.err()).toBe('\r⠋ working\x1b[K\r⠙ still working\x1b[K');
+      // Other output clears the line first; the next frame draws it again below.
       t.value.stderr.write('claude-wif: warning: something\n');
-      await wait(100);
-    }, 50);
-    const out = t.err();
-    expect(out).toMatch(/\r⠋ still working\x1b\[K|\r. (still )?working\x1b\[K/);
-    expect(out).toContain('\r\x1b[Kclaude-wif: warning: something\n');
-    expect(out.endsWith('\r\x1b[K')).toBe(true);
-    // The stream's own write is back.
-    t.value.stderr.write('after');
-    expect(t.err().endsWith('after')).toBe(true);
+      await vi.advanceTimersByTimeAsync(80);
+      expect(t.err()).toBe('\r⠋ working\x1b[K\r⠙ still working\x1b[K\r\x1b[Kclaude-wif: warning: something\n\r⠹ still working\x1b[K');
+      finish();
+      await running;
+      expect(t.err().endsWith('⠹ still working\x1b[K\r\x1b[K')).toBe(true);
+      // No frame after the end, and the stream's own write is back.
+      const before = t.err();
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(t.err()).toBe(before);
+      t.value.stderr.write('after');
+      expect(t.err()).toBe(`${before}after`);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('no status line when fast, when not a TTY, or with --quiet', async () => {
-    const fast = io(true);
-    await withStatus(fast.value, { level: 'info' }, 'x', async () => wait(5), 200);
-    expect(fast.err()).toBe('');
-    const pipe = io(false);
-    await withStatus(pipe.value, { level: 'info' }, 'x', async () => wait(120), 20);
-    expect(pipe.err()).toBe('');
-    const quiet = io(true);
-    await withStatus(quiet.value, { level: 'quiet' }, 'x', async () => wait(120), 20);
-    expect(quiet.err()).toBe('');
+    fakeTimers();
+    try {
+      const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+      const settle = async <T>(p: Promise<T>, ms: number): Promise<T> => {
+        await vi.advanceTimersByTimeAsync(ms);
+        return p;
+      };
+      const fast = io(true);
+      await settle(withStatus(fast.value, { level: 'info' }, 'x', async () => wait(5), 200), 5);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(fast.err()).toBe('');
+      const pipe = io(false);
+      await settle(withStatus(pipe.value, { level: 'info' }, 'x', async () => wait(120), 20), 120);
+      expect(pipe.err()).toBe('');
+      const quiet = io(true);
+      await settle(withStatus(quiet.value, { level: 'quiet' }, 'x', async () => wait(120), 20), 120);
+      expect(quiet.err()).toBe('');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('status --json and profiles --json never depend on colour; colour only on a TTY without NO_COLOR', async () => {
