@@ -23,6 +23,11 @@ export interface GetTokenOptions {
   minTtl?: number;
   /** Exchange even if the cache holds a fresh token. */
   forceRefresh?: boolean;
+  /**
+   * Keep the token here instead of the plan's cache (a proxy session's memory store: the token
+   * never reaches a file). Reads still see whatever the store falls back to.
+   */
+  store?: Pick<TokenStore, 'location' | 'read' | 'write'>;
 }
 
 export type { AccessToken } from './cache-hit.js';
@@ -43,7 +48,7 @@ export function timeouts(env: Env): { requestMs: number; overallMs: number } {
 export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: CoreDeps): Promise<AccessToken> {
   const minTtl = opts.minTtl ?? 0;
   // The opt-in OS keyring (loaded only when configured); undefined means the plan's file.
-  const store = plan.cache.backend === 'keyring' ? await (await import('../cache/store.js')).openTokenStore(plan, deps) : undefined;
+  const store = opts.store ?? (plan.cache.backend === 'keyring' ? await (await import('../cache/store.js')).openTokenStore(plan, deps) : undefined);
   if (!opts.forceRefresh) {
     const hit = cachedToken(plan, deps, minTtl, store);
     if (hit) {
@@ -97,7 +102,7 @@ async function exchangeAndStore(
   deps: CoreDeps,
   t: { requestMs: number; deadline: number },
   minTtl: number,
-  store: TokenStore | undefined,
+  store: Pick<TokenStore, 'location' | 'read' | 'write'> | undefined,
 ): Promise<AccessToken> {
   const [{ obtainIdentity }, { exchangeToken }, { writeCredentials }] = await Promise.all([
     import('./identity.js'),

@@ -40,6 +40,12 @@ export function commandArgv(cmd: { args: readonly string[]; parent?: unknown }):
   return after;
 }
 
+/** The proxy session's memory store, falling back (read-only) to a token already in the plan's file cache. */
+async function proxySessionStore(plan: ReturnType<CommandContext['plan']>): Promise<import('../../cache/memory-store.js').MemoryStore> {
+  const [{ memoryStore }, { readCredentials }] = await Promise.all([import('../../cache/memory-store.js'), import('../../cache/file-store.js')]);
+  return memoryStore(plan.cache.backend === 'file' ? () => readCredentials(plan.cache.path) : undefined);
+}
+
 /** A CLI run in a real process (not captured in-process by tests) may exit or die by signal itself. */
 const isRealProcess = (ctx: CommandContext): boolean => ctx.io.stdout === process.stdout && ctx.io.stderr === process.stderr;
 
@@ -58,11 +64,14 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
 
   const plan = ctx.plan();
   for (const w of execWarnings(plan)) ctx.log.warn(w);
+  // A proxy session keeps its tokens in this process's memory (issue 12): nothing it mints is
+  // written where the child, running as the same user, could read it.
+  const store = mode === 'proxy' ? await proxySessionStore(plan) : undefined;
   const result = await runExecSession({
     mode,
     plan,
     deps: ctx.deps,
-    tokens: (o) => getAccessToken(plan, o, ctx.deps),
+    tokens: (o) => getAccessToken(plan, store ? { ...o, store } : o, ctx.deps),
     command,
     target,
     minTtl,
@@ -72,6 +81,7 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
     cwd: ctx.io.cwd,
     stderr: ctx.io.stderr,
   });
+  store?.clear();
   const code = exitStatus(result);
   if (isRealProcess(ctx)) finishProcess(result, code);
   return code;
