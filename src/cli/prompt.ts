@@ -1,3 +1,4 @@
+import { didYouMean } from '../util/suggest.js';
 import type { Interface } from 'node:readline';
 import { WifError } from '../util/errors.js';
 import type { IO } from './io.js';
@@ -66,7 +67,7 @@ export async function createPrompter(io: IO): Promise<Prompter> {
           continue;
         }
         if (value !== '' && opts.choices && !opts.choices.includes(value)) {
-          io.stderr.write(`  choose one of: ${opts.choices.join(', ')}\n`);
+          io.stderr.write(`  ${JSON.stringify(value)} is not a choice${didYouMean(value, opts.choices)}; choose one of: ${opts.choices.join(', ')}\n`);
           continue;
         }
         const err = value === '' ? undefined : opts.validate?.(value);

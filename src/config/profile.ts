@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { didYouMean } from '../util/suggest.js';
 import { WifError } from '../util/errors.js';
 import { ID_PATTERNS, validateBaseUrl, validateId } from './ids.js';
 
@@ -55,6 +57,17 @@ function optionalString(obj: Record<string, unknown>, key: string, path: string,
   return v === '' ? undefined : v;
 }
 
+/** The profiles in the same configs/ directory (for "did you mean"); none when it cannot be read. */
+function profileNamesBeside(path: string): string[] {
+  try {
+    return readdirSync(dirname(path))
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .map((f) => f.slice(0, -'.json'.length));
+  } catch {
+    return [];
+  }
+}
+
 /** Parses and validates a profile file (spec §4). Throws profile_not_found or config_invalid. */
 export function readProfile(path: string, nameForMessages: string, nameOrigin: string): ProfileFile {
   let text: string;
@@ -63,8 +76,10 @@ export function readProfile(path: string, nameForMessages: string, nameOrigin: s
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new WifError('profile_not_found', `profile "${nameForMessages}" (from ${nameOrigin}) does not exist: ${path} not found`, {
-        hint: 'list profiles with `ls` on the configs directory, create one with `claude-wif configure --profile ' + nameForMessages + '`, or name an existing one with --profile',
+      const others = profileNamesBeside(path);
+      const guess = didYouMean(nameForMessages, others);
+      throw new WifError('profile_not_found', `profile "${nameForMessages}" (from ${nameOrigin}) does not exist: ${path} not found${guess}`, {
+        hint: `${others.length ? 'see the profiles there with `claude-wif profiles list`, ' : ''}create it with \`claude-wif configure --profile ${nameForMessages}\`${others.length ? ', or name an existing one with --profile' : ''}`,
       });
     }
     throw new WifError('config_invalid', `cannot read profile ${path}: ${(err as Error).message}`);

@@ -16,7 +16,7 @@ import { validateBaseUrl, validateId } from '../config/ids.js';
 import { OWN_KEY, readProfile, type ProfileFile } from '../config/profile.js';
 import { WifError } from '../util/errors.js';
 import { hash128 } from '../util/hash.js';
-import { isKnownSource, SOURCE_NAMES } from '../identity/names.js';
+import { isKnownSource, unknownSourceError } from '../identity/names.js';
 
 // Until src/run and src/cli import it from protocol.ts.
 export { DEFAULT_BASE_URL } from '../protocol.js';
@@ -131,9 +131,7 @@ export function resolvePlan(input: ResolveInput): Plan {
 
   const sourceOverride = pick([input.identitySource, 'flag --identity-source'], [readEnv(env, 'CLAUDE_WIF_IDENTITY_SOURCE'), 'env CLAUDE_WIF_IDENTITY_SOURCE']);
   if (sourceOverride && !isKnownSource(sourceOverride.value)) {
-    throw new WifError('usage_error', `unknown identity source "${sourceOverride.value}" (from ${sourceOverride.origin})`, {
-      hint: `choose one of: ${SOURCE_NAMES().join(', ')}`,
-    });
+    throw unknownSourceError(sourceOverride.value, sourceOverride.origin);
   }
 
   // 1. An explicitly named profile.
@@ -379,9 +377,7 @@ export function resolveIdentity(env: Env, cwd: string, f: ProfileFile | undefine
   else source = { value: 'auto', origin: 'default (auto-detect)' };
 
   if (!isKnownSource(source.value)) {
-    throw new WifError('config_invalid', `unknown identity source "${source.value}" (from ${source.origin})`, {
-      hint: `choose one of: ${SOURCE_NAMES().join(', ')}`,
-    });
+    throw unknownSourceError(source.value, source.origin, 'config_invalid');
   }
 
   if (source.value === 'file' && options['path'] === undefined) {

@@ -208,6 +208,8 @@ describe.skipIf(noTmux)(`configure on a terminal${noTmux ? ` — skipped: ${noTm
       term.send(s.sandbox.url, 'Enter');
       const detected = await term.waitFor(/Identity source \[file\]: $/m);
       expect(detected).toMatch(/auto-detection finds file here \(ANTHROPIC_IDENTITY_TOKEN_FILE is set\)/);
+      term.send('kubernets', 'Enter');
+      await term.waitFor(/"kubernets" is not a choice \(did you mean "kubernetes"\?\); choose one of: /);
       term.send('', 'Enter');
       await term.waitFor(new RegExp(`Identity token file .*\\[${s.identityFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\]: $`, 'm'));
       term.send('', 'Enter');

@@ -4,6 +4,7 @@ import { ID_PATTERNS, validateBaseUrl, validateId } from '../../config/ids.js';
 import { profilePath, readEnv, resolveConfigDir, validateProfileName } from '../../config/paths.js';
 import { implicitProfile } from '../../config/profiles.js';
 import { allSourceFlags, flagAttribute, optionsFor, sourceNames, type SourceOption } from '../../config/source-options.js';
+import { unknownSourceError } from '../../identity/names.js';
 import { buildProfile, currentIdentity, readRawProfile, serialize, validateForWrite, writeActiveConfig, writeProfileFile, type ProfileChanges } from '../../config/write-profile.js';
 import { OWN_KEY } from '../../config/profile.js';
 import { CACHE_BACKENDS, DEFAULT_BASE_URL } from '../../core/resolve.js';
@@ -199,7 +200,7 @@ export async function runConfigure(ctx: CommandContext, opts: ConfigureOptions):
     const names = sourceNames();
     const sourceFlag = ctx.global.identitySource;
     if (sourceFlag !== undefined && !names.includes(sourceFlag)) {
-      throw new WifError('usage_error', `unknown identity source ${JSON.stringify(sourceFlag)}`, { hint: `choose one of: ${names.join(', ')}` });
+      throw unknownSourceError(sourceFlag, 'flag --identity-source');
     }
     const given = new Map<string, { o: SourceOption; value: string }>();
     for (const o of allSourceFlags()) {

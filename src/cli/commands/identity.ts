@@ -2,7 +2,8 @@ import { readEnv, type Located } from '../../config/paths.js';
 import { timeouts } from '../../core/credentials.js';
 import { resolveIdentity, resolvePlan, type IdentityPlan, type Plan } from '../../core/resolve.js';
 import { detectSourceWithProbe } from '../../identity/detect.js';
-import { isKnownSource, loadSource, SOURCE_NAMES } from '../../identity/source.js';
+import { isKnownSource, loadSource } from '../../identity/source.js';
+import { unknownSourceError } from '../../identity/names.js';
 import { optionString } from '../../identity/options.js';
 import { ALLOWED_ALGS, DEFAULT_AUDIENCE, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../protocol.js';
 import { describeTime, nowSeconds } from '../../util/clock.js';
@@ -62,7 +63,7 @@ function resolveForIdentity(ctx: CommandContext, audience: string | undefined): 
     const fromEnv = readEnv(env, 'CLAUDE_WIF_IDENTITY_SOURCE');
     const override: Located | undefined = flag ? { value: flag, origin: 'flag --identity-source' } : fromEnv ? { value: fromEnv, origin: 'env CLAUDE_WIF_IDENTITY_SOURCE' } : undefined;
     if (override && !isKnownSource(override.value)) {
-      throw new WifError('usage_error', `unknown identity source "${override.value}" (from ${override.origin})`, { hint: `choose one of: ${SOURCE_NAMES().join(', ')}` });
+      throw unknownSourceError(override.value, override.origin);
     }
     return {
       identity: resolveIdentity(env, ctx.io.cwd, undefined, undefined, override, audience),
