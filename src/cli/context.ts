@@ -1,4 +1,4 @@
-import { resolvePlan, type Plan } from '../core/resolve.js';
+import { resolvePlan, SHADOWING_VARS, type Plan } from '../core/resolve.js';
 import type { CoreDeps } from '../core/credentials.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../version.js';
@@ -48,7 +48,15 @@ export function makeContext(io: IO, global: GlobalOptions): CommandContext {
   };
 }
 
-/** Warnings that belong with any command that uses credentials: shadowing variables and config disagreements. */
-export function emitPlanWarnings(ctx: CommandContext, plan: Plan): void {
-  for (const w of plan.warnings) ctx.log.warn(w);
+/** "ANTHROPIC_API_KEY is set: …" and its siblings (core/resolve.ts). */
+export const isShadowingWarning = (w: string): boolean => SHADOWING_VARS.some((v) => w.startsWith(`${v} is set`));
+
+/**
+ * Warnings that belong with any command that uses credentials: shadowing variables and config
+ * disagreements. `handlesShadowing`: the command itself takes care of the shadowing variables (env's
+ * output unsets them; the agent's consumers never see its environment), so the user has nothing to
+ * do about them and hearing about them would only teach them to ignore claude-wif's warnings.
+ */
+export function emitPlanWarnings(ctx: CommandContext, plan: Plan, opts: { handlesShadowing?: boolean } = {}): void {
+  for (const w of plan.warnings) if (!(opts.handlesShadowing && isShadowingWarning(w))) ctx.log.warn(w);
 }

@@ -1,6 +1,7 @@
 import { resolvePlan, type Plan } from '../core/resolve.js';
 import { cachedToken, type AccessToken } from '../core/cache-hit.js';
 import { systemClock } from '../util/clock.js';
+import { detectEnvFormat } from '../output/shell-detect.js';
 
 /**
  * The hot path's argument parser and cache check. Hooks and shells run `token`, `env` and `exec`
@@ -106,7 +107,7 @@ export function parseHotArgs(argv: readonly string[]): HotArgs | undefined {
   }
   if (command === undefined) return undefined;
   if (seen.has('--profile') && seen.has('-p')) return undefined;
-  const format = out.format || (command === 'token' ? 'raw' : command === 'env' ? 'sh' : '');
+  const format = out.format || (command === 'token' ? 'raw' : command === 'env' ? detectEnvFormat(process.env) : '');
   if (!HOT_FORMATS[command].includes(format) && command !== 'exec') return undefined;
   if (out.target !== undefined && out.target !== 'sdk' && out.target !== 'claude-code') return undefined;
   return { command, ...out, format };

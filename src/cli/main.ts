@@ -54,7 +54,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   program
     .command('env')
     .description('print variables for a shell to eval (sets a Bearer token with the oauth beta; clears competing credentials)')
-    .addOption(new Option('--format <format>', 'output syntax').choices(['sh', 'fish', 'powershell', 'cmd', 'dotenv', 'json', 'github']).default('sh'))
+    .addOption(new Option('--format <format>', 'output syntax (default: fish or powershell when that shell runs claude-wif, else sh)').choices(['sh', 'fish', 'powershell', 'cmd', 'dotenv', 'json', 'github']))
     .addOption(new Option('--target <client>', 'sdk: ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS; claude-code: CLAUDE_CODE_OAUTH_TOKEN').choices(['sdk', 'claude-code']).default('sdk'))
     .option('--min-ttl <seconds>', 'the token must be valid for at least this long')
     .option('--force-refresh', 'exchange even if the cached token is fresh')

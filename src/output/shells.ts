@@ -83,7 +83,9 @@ export function quoteSh(value: string): string {
 /** fish single quotes: only `\\` and `\'` are escapes inside, so escaping exactly those two is exact. */
 export function quoteFish(value: string): string {
   assertRepresentable(value);
-  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+  // A newline is written as an unquoted \n between quoted parts ('a'\n'b' is one word, "a⏎b"), so
+  // every assignment stays on one line: `eval (claude-wif env)` splits the output at newlines.
+  return `'${value.replace(/[\\']/g, (c) => `\\${c}`).replace(/\n/g, "'\\n'")}'`;
 }
 
 /**
@@ -200,7 +202,8 @@ function renderLine(format: Exclude<EnvFormat, 'json'>, { name, value }: EnvAssi
     case 'fish':
       // `set` stops parsing options at the first non-option, and the name can never start with
       // `-`, so a value like '-e' is an argument, not a flag.
-      return value === null ? `set -e ${name}` : `set -gx ${name} ${quoteFish(value)}`;
+      // Each line ends in `;`, so the lines still work joined by spaces (`eval (claude-wif env)`).
+      return value === null ? `set -e ${name};` : `set -gx ${name} ${quoteFish(value)};`;
     case 'powershell':
       return value === null
         ? `Remove-Item Env:${name} -ErrorAction SilentlyContinue`

@@ -243,9 +243,9 @@ describe('quoting primitives', () => {
     }
   });
 
-  it('quoteFish escapes only backslash and single quote', () => {
+  it('quoteFish escapes only backslash and single quote; a newline becomes an unquoted \\n so the value stays on one line', () => {
     expect(quoteFish("a\\b'c")).toBe(`'a\\\\b\\'c'`);
-    expect(quoteFish('$x (y) "z"\n')).toBe(`'$x (y) "z"\n'`);
+    expect(quoteFish('$x (y) "z"\n')).toBe(`'$x (y) "z"'\\n''`);
     expect(quoteFish('')).toBe("''");
   });
 
@@ -280,9 +280,9 @@ describe('renderEnv formats', () => {
 
   it('fish', () => {
     expect(renderEnv('fish', vars)).toBe(
-      "set -gx ANTHROPIC_AUTH_TOKEN 't\\'ok'\n" +
-        "set -gx ANTHROPIC_BASE_URL 'https://api.example.com/v1?a=1&b=2'\n" +
-        'set -e ANTHROPIC_API_KEY\n',
+      "set -gx ANTHROPIC_AUTH_TOKEN 't\\'ok';\n" +
+        "set -gx ANTHROPIC_BASE_URL 'https://api.example.com/v1?a=1&b=2';\n" +
+        'set -e ANTHROPIC_API_KEY;\n',
     );
   });
 

@@ -1,7 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
-import type { CommandContext } from '../context.js';
+import { isShadowingWarning, type CommandContext } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
 import { resolvePlan } from '../../core/resolve.js';
 import { startAgent, type SinkSpec } from '../../run/agent.js';
@@ -48,14 +48,15 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
   let sinks: SinkSpec[];
   if (names.length === 0) {
     const plan = ctx.plan();
-    for (const w of plan.warnings) log.warn(w);
+    // The agent's own ANTHROPIC_API_KEY & co. reach no consumer: nothing to act on.
+    for (const w of plan.warnings) if (!isShadowingWarning(w)) log.warn(w);
     sinks = [{ name: plan.profile?.name ?? 'default', plan }];
   } else {
     sinks = names.map((name) => ({
       name,
       plan: resolvePlan({ env: ctx.io.env, cwd: ctx.io.cwd, profile: name, configDir: ctx.global.configDir, identitySource: ctx.global.identitySource }),
     }));
-    for (const w of new Set(sinks.flatMap((s) => s.plan.warnings))) log.warn(w);
+    for (const w of new Set(sinks.flatMap((s) => s.plan.warnings))) if (!isShadowingWarning(w)) log.warn(w);
   }
   for (const s of sinks) {
     if (s.plan.kind !== 'oidc_federation') {

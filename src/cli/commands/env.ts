@@ -2,6 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { emitPlanWarnings, type CommandContext } from '../context.js';
 import { accessTokenWithStatus } from '../spinner.js';
 import { credentialEnv, TARGETS, type Target } from '../../output/credential-env.js';
+import { detectEnvFormat } from '../../output/shell-detect.js';
 import { ENV_FORMATS, renderEnv, renderGithubEnvFile, type EnvFormat } from '../../output/shells.js';
 import { readEnv } from '../../config/paths.js';
 import { WifError } from '../../util/errors.js';
@@ -16,7 +17,8 @@ export interface EnvOptions {
 
 /** `claude-wif env`: assignments for a shell to eval, or GitHub Actions' $GITHUB_ENV. */
 export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<number> {
-  const format = opts.format ?? 'sh';
+  // No --format: the syntax of the shell that runs us (fish for `eval "$(claude-wif env)"` typed in fish).
+  const format = opts.format ?? detectEnvFormat(ctx.io.env);
   if (format !== 'github' && !(ENV_FORMATS as readonly string[]).includes(format)) {
     throw new WifError('usage_error', `--format ${JSON.stringify(format)} is not one of ${[...ENV_FORMATS, 'github'].join(', ')}`);
   }
@@ -33,7 +35,8 @@ export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<num
     });
   }
   const plan = ctx.plan();
-  emitPlanWarnings(ctx, plan);
+  // Every format's output unsets ANTHROPIC_API_KEY and the other shadowing variables.
+  emitPlanWarnings(ctx, plan, { handlesShadowing: true });
   const token = await accessTokenWithStatus(ctx, plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) });
   const vars = credentialEnv(token, plan.baseUrl.value, target, ctx.io.env);
   if (format === 'github') {
