@@ -74,7 +74,7 @@ complete -c claude-wif -n '__claude_wif_at \'token\'' -l min-ttl -x -d 'the toke
 complete -c claude-wif -n '__claude_wif_at \'token\'' -l force-refresh -d 'exchange even if the cached token is fresh'
 complete -c claude-wif -n '__claude_wif_at \'token\'' -l format -x -a 'raw json' -d 'raw token, or the SDK credentials JSON plus expires_in'
 complete -c claude-wif -n '__claude_wif_at \'token\'' -s h -l help -d 'display help'
-complete -c claude-wif -n '__claude_wif_at \'env\'' -l format -x -a 'sh fish powershell cmd dotenv json github' -d 'output syntax'
+complete -c claude-wif -n '__claude_wif_at \'env\'' -l format -x -a 'sh fish powershell cmd dotenv json github' -d 'output syntax (default: fish or powershell when that shell runs claude-wif, else sh)'
 complete -c claude-wif -n '__claude_wif_at \'env\'' -l target -x -a 'sdk claude-code' -d 'sdk: ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS; claude-code: CLAUDE_CODE_OAUTH_TOKEN'
 complete -c claude-wif -n '__claude_wif_at \'env\'' -l min-ttl -x -d 'the token must be valid for at least this long'
 complete -c claude-wif -n '__claude_wif_at \'env\'' -l force-refresh -d 'exchange even if the cached token is fresh'
