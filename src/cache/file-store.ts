@@ -1,5 +1,5 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { WifError } from '../util/errors.js';
 import { isTokenText } from '../util/token-text.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
@@ -58,6 +58,66 @@ export function checkSecretFile(path: string): boolean {
     });
   }
   return true;
+}
+
+/**
+ * A credentials document in a volume someone else keeps fresh: the Secrets Store CSI driver
+ * writes `token.json` into the pod (as root, with the mode the SecretProviderClass asks for,
+ * through its `..data` symlinks). Unlike our own cache, it may be readable by others — a pod's
+ * volume is private to the pod, and a non-root pod can only read what others may read — but it
+ * must be a regular file owned by root or by this user, writable by no one else, reached through
+ * links that stay inside `root` (the config directory), in a directory others cannot replace
+ * files in. Throws insecure_file; returns undefined when absent or not a usable document.
+ */
+export function readMountedCredentials(path: string, root: string): CachedToken | undefined {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new WifError('insecure_file', `cannot inspect ${path}: ${(err as Error).message}`);
+  }
+  const rel = relative(realpathSync(root), real);
+  // `..data/…` and `..2026_…/…` (the driver's atomic-writer names) are inside; `../…` is not.
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new WifError('insecure_file', `${path} leads outside ${root} (to ${real}); refusing a mounted token reached through such a link`);
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw new WifError('insecure_file', `mounted token ${path} is not a regular file`);
+  if (process.platform !== 'win32') {
+    if ((st.mode & 0o022) !== 0) {
+      throw new WifError('insecure_file', `mounted token ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: other users could replace the token`, {
+        hint: 'set the SecretProviderClass parameter tokenFileMode to 0644, 0640 or 0600',
+      });
+    }
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    if (uid !== undefined && st.uid !== 0 && st.uid !== uid) {
+      throw new WifError('insecure_file', `mounted token ${path} belongs to uid ${st.uid}, neither root nor this user (uid ${uid})`, {
+        hint: 'a token file planted by another user must not be trusted',
+      });
+    }
+    const dir = statSync(dirname(real));
+    if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) {
+      throw new WifError('insecure_file', `directory ${dirname(real)} is writable by other users (mode ${(dir.mode & 0o777).toString(8)})`);
+    }
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(real, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new WifError('insecure_file', `cannot read the mounted token ${path}: permission denied`, {
+        hint: 'set the SecretProviderClass parameter tokenFileMode to 0644 (or 0640 with the pod\'s fsGroup owning the volume)',
+      });
+    }
+    return undefined;
+  }
+  return credentialsFromDocument(data);
+}
+
+/** The token file of a plan's cache: our own strict reader, or the mounted-volume reader. */
+export function readPlanCredentials(cache: { path: string; mounted?: { root: string } | undefined }): CachedToken | undefined {
+  return cache.mounted ? readMountedCredentials(cache.path, cache.mounted.root) : readCredentials(cache.path);
 }
 
 /** Reads a cached token. Unsafe files throw; absent or unparseable files are a miss (undefined). */

@@ -1,4 +1,4 @@
-import { readCredentials, type CachedToken } from '../cache/file-store.js';
+import { readPlanCredentials, type CachedToken } from '../cache/file-store.js';
 import { isFresh } from '../cache/policy.js';
 import { nowSeconds, type Clock } from '../util/clock.js';
 import type { Plan } from './resolve.js';
@@ -32,7 +32,7 @@ export interface TokenSource {
 
 /** A cached token usable for this plan right now, without locking or network: the hot path. */
 export function cachedToken(plan: Plan, deps: { clock: Clock }, minTtl = 0, store?: TokenSource): AccessToken | undefined {
-  const c = store ? store.read() : readCredentials(plan.cache.path);
+  const c = store ? store.read() : readPlanCredentials(plan.cache);
   if (!c) return undefined;
   if (plan.kind === 'oidc_federation' && c.key !== undefined && c.key !== plan.cache.key) return undefined;
   return isFresh(c, nowSeconds(deps.clock), minTtl) ? fromCached(c, store?.location ?? plan.cache.path) : undefined;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import { readEnv } from '../config/paths.js';
-import { readCredentials, type TokenToStore } from '../cache/file-store.js';
+import { readPlanCredentials, type TokenToStore } from '../cache/file-store.js';
 import type { TokenStore } from '../cache/store.js';
 import { cachedToken, type AccessToken } from './cache-hit.js';
 import type { Clock } from '../util/clock.js';
@@ -185,7 +185,7 @@ async function exchangeAndStore(
 }
 
 function userOAuthToken(plan: Plan, deps: CoreDeps, minTtl: number): AccessToken {
-  const c = readCredentials(plan.cache.path);
+  const c = readPlanCredentials(plan.cache);
   if (!c) {
     throw new WifError('credentials_expired', `the user_oauth profile "${plan.profile?.name}" has no token in ${plan.cache.path}`, {
       hint: 'this profile is kept fresh by another process (claude-wif exec/agent, or the ant CLI); start it, or use a federation profile',

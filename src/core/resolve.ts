@@ -60,6 +60,8 @@ export interface CachePlan {
   /** Where the token is kept: the file above (default) or the OS keyring (opt-in; degrades to the file). */
   backend: CacheBackend;
   backendOrigin: string;
+  /** A user_oauth profile whose token file lives in a volume another party writes (the CSI provider's `token.json`). */
+  mounted?: { root: string } | undefined;
 }
 
 export type CacheBackend = 'file' | 'keyring';
@@ -221,7 +223,13 @@ export function resolvePlan(input: ResolveInput): Plan {
         : { value: 'true', origin: 'default (issuers enforce single-use jti by default)', enabled: true };
 
   if (f && f.authentication.type === 'user_oauth') {
-    const credPath = f.authentication.credentials_path ?? defaultCredentialsPath(configDir.value, profile!.name);
+    // The CSI provider's volume names, under our own key, the copy of the token a non-root pod can
+    // read (the SDK's credentials file there is root's 0600): read that one, with the mounted rules.
+    const mountedName = f.own['mounted_credentials'];
+    if (mountedName !== undefined && (typeof mountedName !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(mountedName))) {
+      throw new WifError('config_invalid', `profile ${profile!.path}: ${OWN_KEY}.mounted_credentials must be a file name in the config directory`);
+    }
+    const credPath = typeof mountedName === 'string' ? join(configDir.value, mountedName) : (f.authentication.credentials_path ?? defaultCredentialsPath(configDir.value, profile!.name));
     return {
       kind: 'user_oauth',
       configDir,
@@ -236,10 +244,16 @@ export function resolvePlan(input: ResolveInput): Plan {
         kind: 'profile-credentials',
         path: resolvePath(cwd, credPath),
         key: '',
-        origin: f.authentication.credentials_path ? `profile (authentication.credentials_path)` : 'default (credentials/<profile>.json)',
+        origin:
+          typeof mountedName === 'string'
+            ? `profile (${OWN_KEY}.mounted_credentials: a volume kept fresh by the CSI provider)`
+            : f.authentication.credentials_path
+              ? `profile (authentication.credentials_path)`
+              : 'default (credentials/<profile>.json)',
         // Another process writes this file; the SDKs and Claude Code read it there, never from a keyring.
         backend: 'file',
         backendOrigin: 'user_oauth profiles are always file-backed',
+        ...(typeof mountedName === 'string' ? { mounted: { root: configDir.value } } : {}),
       },
       checkJti,
       warnings,

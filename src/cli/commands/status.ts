@@ -1,4 +1,4 @@
-import { readCredentials } from '../../cache/file-store.js';
+import { readPlanCredentials } from '../../cache/file-store.js';
 import { isFresh } from '../../cache/policy.js';
 import type { Located } from '../../config/paths.js';
 import type { Plan } from '../../core/resolve.js';
@@ -35,7 +35,7 @@ function cacheState(plan: Plan, now: number, store?: TokenStore): CacheState {
     ...(store?.degraded ? { degraded: store.degraded } : {}),
   };
   try {
-    const c = store ? store.read() : readCredentials(plan.cache.path);
+    const c = store ? store.read() : readPlanCredentials(plan.cache);
     if (!c) return { ...base, state: 'none' };
     const info = { expires_at: c.expiresAt, expires_in: c.expiresAt === null ? null : c.expiresAt - now };
     if (plan.kind === 'oidc_federation' && c.key !== undefined && c.key !== plan.cache.key) return { ...base, ...info, state: 'other-inputs' };
