@@ -4,7 +4,7 @@ import type { IO } from './io.js';
 import { toWifError, WifError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
-import { allSourceFlags } from '../config/source-options.js';
+import { allSourceFlags, sourceFlagHelp } from '../config/source-options.js';
 
 type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
 
@@ -164,7 +164,7 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
     .option('--service-account-id <id>', 'service account (svac_…); "" removes it')
     .option('--workspace-id <id>', 'workspace (wrkspc_… or default); "" removes it')
     .option('--base-url <url>', 'API base URL (default https://api.anthropic.com)');
-  for (const o of allSourceFlags()) configure.option(`--${o.flag} <value>`, `identity option ${o.key}: ${o.label.replace(/^./, (ch) => ch.toLowerCase())}`);
+  for (const o of allSourceFlags()) configure.option(`--${o.flag} <value>`, sourceFlagHelp(o));
   configure
     .option('--identity-option <key=value>', 'any other identity-source option (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--activate', 'also make it the active profile (writes active_config)')

@@ -88,3 +88,14 @@ export function allSourceFlags(): SourceOption[] {
 export function flagAttribute(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
+
+/**
+ * configure's help line for a source flag: the label as written (not re-cased: "AWS", "JWT",
+ * "Okta" keep their capitals) and the sources that use it, since one flag can serve several.
+ */
+export function sourceFlagHelp(o: SourceOption): string {
+  const sources = Object.entries(SOURCE_OPTIONS)
+    .filter(([name, opts]) => name !== 'auto' && opts.some((x) => x.flag === o.flag))
+    .map(([name]) => name);
+  return `${o.label.replace(/ \(optional[^)]*\)$/, '')} [${sources.join(', ')}: claude_wif.identity.${o.key}]`;
+}

@@ -19,6 +19,14 @@ describe('README', () => {
   });
 });
 
+describe('README configure flags', () => {
+  it('lists every source option flag configure accepts', async () => {
+    const { allSourceFlags } = await import('../../src/config/source-options.js');
+    const table = readme.slice(readme.indexOf('## Configure'), readme.indexOf('## Recipes'));
+    for (const o of allSourceFlags()) expect(table, `README configure table lacks --${o.flag}`).toMatch(new RegExp(`\`--${o.flag}[\` ]`));
+  });
+});
+
 describe('README command table', () => {
   it('lists every command the program has', async () => {
     const { buildProgram } = await import('../../src/cli/main.js');

@@ -74,8 +74,41 @@ export function statusDocument(plan: Plan, now: number, store?: TokenStore): Rec
 }
 
 /** `claude-wif status`: offline; which profile and inputs won and why, and the cached token's state. */
+/**
+ * With nothing configured, status says what to do next on stderr (as `gh auth status` does when
+ * logged out) instead of the bare error, and exits with config_missing's code.
+ */
+async function nothingConfigured(ctx: CommandContext, err: WifError): Promise<number> {
+  const { resolveConfigDir } = await import('../../config/paths.js');
+  const { listProfiles } = await import('../../config/profiles.js');
+  const configDir = resolveConfigDir(ctx.io.env, ctx.global.configDir);
+  const names = listProfiles(configDir.value).map((p) => p.name);
+  const lines = [
+    `Not configured: claude-wif found no profile to use in ${configDir.value} and no federation variables in the environment.`,
+    '',
+    names.length
+      ? `Profiles there: ${names.join(', ')}. Use one with \`claude-wif profiles use <name>\` (or --profile <name>).`
+      : 'To set up federation, do one of:',
+    '  claude-wif configure                                    create a profile (asks for each value on a terminal)',
+    '  claude-wif sandbox --write-profile sandbox --activate   try everything locally against the sandbox',
+    '  export ANTHROPIC_FEDERATION_RULE_ID=fdrl_… ANTHROPIC_ORGANIZATION_ID=<uuid>   configure by environment',
+    '',
+    'Then `claude-wif status` shows what was chosen and why, and `claude-wif doctor` checks it end to end.',
+    `(${err.code}, exit ${err.exitCode})`,
+    '',
+  ];
+  ctx.io.stderr.write(lines.join('\n'));
+  return err.exitCode;
+}
+
 export async function runStatus(ctx: CommandContext, opts: { json?: boolean }): Promise<number> {
-  const plan = ctx.plan();
+  let plan: Plan;
+  try {
+    plan = ctx.plan();
+  } catch (err) {
+    if (err instanceof WifError && err.code === 'config_missing' && !opts.json) return nothingConfigured(ctx, err);
+    throw err;
+  }
   const now = nowSeconds(ctx.io.clock);
   // The keyring is opened (and probed) only when configured; a failure shows here, never fails status.
   const store = plan.cache.backend === 'keyring' ? await (await import('../../cache/store.js')).openTokenStore(plan, ctx.deps) : undefined;

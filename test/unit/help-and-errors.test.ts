@@ -45,3 +45,31 @@ describe('did you mean', () => {
     }
   });
 });
+
+describe('status with nothing configured', () => {
+  it('says what to do next on stderr, like `gh auth status`, and exits with config_missing', async () => {
+    const empty = join(h.home, 'nothing');
+    const r = await runCli(['--config-dir', empty, 'status'], cleanEnv(h.home));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Not configured');
+    expect(r.stderr).toContain('claude-wif configure');
+    expect(r.stderr).toContain('claude-wif sandbox --write-profile sandbox --activate');
+    expect(r.stderr).toContain('(config_missing, exit 2)');
+  });
+
+  it('names the profiles that exist when none is selected', async () => {
+    const dir = join(h.home, 'some');
+    mkdirSync(join(dir, 'configs'), { recursive: true });
+    writeFileSync(join(dir, 'configs', 'ci.json'), '{}');
+    const r = await runCli(['--config-dir', dir, 'status'], cleanEnv(h.home));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Profiles there: ci. Use one with `claude-wif profiles use <name>`');
+  });
+
+  it('--json keeps the stable error document', async () => {
+    const r = await runCli(['--config-dir', join(h.home, 'nothing'), 'status', '--json'], cleanEnv(h.home));
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'config_missing', exit_code: 2 } });
+  });
+});
