@@ -20,6 +20,9 @@ const BENCHMARKS = [
   { command: 'node bench/cold.mjs', run: () => coldBench({ rounds: Number(process.env.COLD_ROUNDS ?? 20) }) },
   { command: 'node bench/storm.mjs', run: () => stormBench({ n: Number(process.env.N ?? 50) }) },
   { command: 'N=200 node bench/storm.mjs', run: () => stormBench({ n: 200 }) },
+  // Issue 15 item 12: a slow token endpoint must never get the single-use assertion twice.
+  { command: 'N=5 DELAY_MS=12000 node bench/storm.mjs', run: () => stormBench({ n: 5, delayMs: 12_000 }) },
+  { command: 'N=200 DELAY_MS=2000 MIN_OK=95 node bench/storm.mjs', run: () => stormBench({ n: 200, delayMs: 2_000, minOkPercent: 95 }) },
   { command: 'node bench/proxy.mjs', run: () => proxyBench({ rate: Number(process.env.RATE ?? 300), n: Number(process.env.PROXY_N ?? 2000), sse: Number(process.env.SSE ?? 200) }) },
   { command: 'node bench/exec-rss.mjs', run: () => execRssBench({ rounds: 5 }) },
   { command: 'node bench/agent-rss.mjs', run: () => agentRssBench({ cycles: Number(process.env.CYCLES ?? 10_000) }) },

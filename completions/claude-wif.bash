@@ -14,7 +14,7 @@ _claude_wif_subcommands() {
   case "$1" in
     '') echo 'token env credential-process status exec proxy agent identity sandbox csi-provider configure profiles doctor cache completion help' ;;
     'profiles') echo 'list show use' ;;
-    'cache') echo 'list clear' ;;
+    'cache') echo 'list clear forget' ;;
   esac
 }
 
@@ -40,6 +40,7 @@ _claude_wif_options() {
     'cache') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'cache list') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'cache clear') echo '--all --json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'cache forget') echo '--jti --json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'completion') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'help') echo '--version --profile --config-dir --identity-source --cache --debug --quiet --no-color --help' ;;
   esac
@@ -47,7 +48,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jwt-lifetime|--key-id|--listen|--max-cached|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jti|--jwt-lifetime|--key-id|--listen|--max-cached|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -115,6 +116,7 @@ _claude_wif() {
     --key-id) COMPREPLY=() ;;
     --identity-tag) COMPREPLY=() ;;
     --identity-option) COMPREPLY=() ;;
+    --jti) COMPREPLY=() ;;
     esac
     return 0
   fi

@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jwt-lifetime --key-id --listen --max-cached --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jti --jwt-lifetime --key-id --listen --max-cached --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -42,7 +42,7 @@ function __claude_wif_at
     test "$path" = "$argv[1]"
 end
 
-set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'csi-provider' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'completion' 'help'
+set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'csi-provider' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'cache forget' 'completion' 'help'
 
 complete -c claude-wif -f
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'token' -d 'print a fresh access token (sk-ant-oat01-…) and a newline on stdout'
@@ -163,11 +163,15 @@ complete -c claude-wif -n '__claude_wif_at \'doctor\'' -l offline -d 'no network
 complete -c claude-wif -n '__claude_wif_at \'doctor\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'list' -d 'what is cached where: tokens per profile (file or keyring), env-only tokens, ledger, locks'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'clear' -d 'remove the cached token of the selected profile (or --profile p); --all removes every token, the ledger and stale locks'
+complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'forget' -d 'forget that the current identity JWT (or --jti) was sent, so the next exchange sends it once more; tokens stay'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'cache list\'' -l json -d 'machine-readable output'
 complete -c claude-wif -n '__claude_wif_at \'cache list\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'cache clear\'' -l all -d 'every cached token of every profile, the env-only tokens, the ledger and stale locks'
 complete -c claude-wif -n '__claude_wif_at \'cache clear\'' -l json -d 'machine-readable output'
 complete -c claude-wif -n '__claude_wif_at \'cache clear\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'cache forget\'' -l jti -x -d 'forget this jti of the identity JWT\'s issuer instead of the current JWT'
+complete -c claude-wif -n '__claude_wif_at \'cache forget\'' -l json -d 'machine-readable output'
+complete -c claude-wif -n '__claude_wif_at \'cache forget\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'completion\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'completion\'' -x -a 'bash zsh fish powershell'

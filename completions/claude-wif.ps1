@@ -88,7 +88,7 @@ $__claudeWifTree = @{
     arg = @{ kind = 'none' }
   }
   'cache' = @{
-    commands = @('list', 'clear')
+    commands = @('list', 'clear', 'forget')
     options = @('--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
@@ -100,6 +100,11 @@ $__claudeWifTree = @{
   'cache clear' = @{
     commands = @()
     options = @('--all', '--json', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
+  'cache forget' = @{
+    commands = @()
+    options = @('--jti', '--json', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'completion' = @{
@@ -162,6 +167,7 @@ $__claudeWifValues = @{
   '--key-id' = @{ kind = 'none' }
   '--identity-tag' = @{ kind = 'none' }
   '--identity-option' = @{ kind = 'none' }
+  '--jti' = @{ kind = 'none' }
 }
 
 Register-ArgumentCompleter -Native -CommandName claude-wif -ScriptBlock {

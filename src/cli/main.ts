@@ -210,6 +210,12 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
     .option('--all', 'every cached token of every profile, the env-only tokens, the ledger and stale locks')
     .option('--json', 'machine-readable output')
     .action(action(async () => (await import('./commands/cache.js')).runCacheClear as Runner));
+  cache
+    .command('forget')
+    .description('forget that the current identity JWT (or --jti) was sent, so the next exchange sends it once more; tokens stay')
+    .option('--jti <id>', 'forget this jti of the identity JWT\'s issuer instead of the current JWT')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/cache.js')).runCacheForget as Runner));
 
   program
     .command('completion')

@@ -10,6 +10,7 @@ import { WifError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { describeAge } from '../util/jwt.js';
 import type { Plan } from './resolve.js';
+import type { Reservation } from '../cache/ledger.js';
 
 export interface CoreDeps {
   env: Env;
@@ -104,13 +105,16 @@ async function exchangeAndStore(
   minTtl: number,
   store: Pick<TokenStore, 'location' | 'read' | 'write'> | undefined,
 ): Promise<AccessToken> {
-  const [{ obtainIdentity }, { exchangeToken }, { writeCredentials }] = await Promise.all([
+  const [{ obtainIdentity }, { exchangeToken, requireSecureEndpoint }, { writeCredentials }] = await Promise.all([
     import('./identity.js'),
     import('../exchange/token-endpoint.js'),
     import('../cache/file-store.js'),
   ]);
+  // Refused locally before anything is fetched or recorded: such a JWT never left the machine.
+  requireSecureEndpoint(plan.baseUrl.value);
   let first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
-  const reservations = [first.reservation];
+  // Each assertion's ledger entry, until its outcome is known.
+  const pending = new Map<string, Reservation | undefined>([[first.jwt, first.reservation]]);
   const mintsOnDemand = first.mintsOnDemand;
   let result;
   try {
@@ -129,24 +133,30 @@ async function exchangeAndStore(
         log: deps.log,
         timeoutMs: t.requestMs,
         retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 4_000, deadline: t.deadline },
-        // A retry may reach a server that already consumed the jti: send a fresh JWT when the source can mint one.
+        // Single use when the issuer checks jti and the JWT has one: never re-sent once it may
+        // have reached the endpoint, and its answer awaited until the deadline (issue 15 item 12).
+        singleUse: plan.checkJti.enabled && first.claims.jti !== undefined,
+        onOutcome: (assertion, outcome) => {
+          const r = pending.get(assertion);
+          pending.delete(assertion);
+          if (!outcome.sent) r?.release();
+          else r?.record(outcome);
+        },
+        // A retry sends a fresh JWT when the source can mint one.
         ...(mintsOnDemand
           ? {
               nextAssertion: async () => {
                 first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
-                reservations.push(first.reservation);
+                pending.set(first.jwt, first.reservation);
                 return first.jwt;
               },
             }
           : {}),
       },
     );
-  } catch (err) {
-    // The assertion provably never reached a server that could consume it: give it back.
-    if (err instanceof WifError && (err.code === 'exchange_bad_request' || (err.code === 'endpoint_unreachable' && err.details?.['sent'] === false))) {
-      for (const r of reservations) r?.release();
-    }
-    throw err;
+  } finally {
+    // An assertion fetched but never handed to the endpoint (the deadline passed first) was not spent.
+    for (const r of pending.values()) r?.release();
   }
   const nowMs = deps.clock.now();
   const now = Math.floor(nowMs / 1000);

@@ -42,7 +42,16 @@ export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: numbe
 export async function obtainIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number, deadline?: number): Promise<ObtainedIdentity> {
   const got = await fetchIdentity(plan, deps, timeoutMs, deadline);
   const reservation = plan.checkJti.enabled
-    ? reserveAssertion(plan.cacheDir.value, got.claims.iss, got.claims.assertionId, got.claims.exp, nowSeconds(deps.clock), got.claims.jti !== undefined, got.mintsOnDemand)
+    ? reserveAssertion({
+        cacheDir: plan.cacheDir.value,
+        issuer: got.claims.iss,
+        assertionId: got.claims.assertionId,
+        exp: got.claims.exp,
+        nowSeconds: nowSeconds(deps.clock),
+        hasJti: got.claims.jti !== undefined,
+        mintsOnDemand: got.mintsOnDemand,
+        key: plan.cache.key,
+      })
     : undefined;
   return { ...got, reservation };
 }

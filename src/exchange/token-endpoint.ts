@@ -28,7 +28,20 @@ export interface ExchangeOptions {
   retry: RetryPolicy;
   /** Called before a retry; lets the caller fetch a fresh JWT when its source can mint one. */
   nextAssertion?: () => Promise<string>;
+  /**
+   * The assertion is single use (a jti the issuer checks): once it may have reached the endpoint it
+   * is never sent again, and its answer is awaited until the overall deadline (retry.deadline)
+   * instead of being abandoned after timeoutMs, which then bounds only the connection. A retry
+   * happens only with a fresh assertion from nextAssertion (issue 15 item 12).
+   */
+  singleUse?: boolean;
+  /** Told what became of each assertion: never sent (provably), or sent with this outcome. */
+  onOutcome?: (assertion: string, outcome: AttemptOutcome) => void;
 }
+
+export type AttemptOutcome =
+  | { sent: false }
+  | { sent: true; state: 'accepted' | 'refused' | 'failed' | 'no_answer'; status?: number | undefined; code?: string | undefined };
 
 export interface ExchangeResult {
   accessToken: string;
@@ -68,14 +81,26 @@ export function exchangeBody(req: ExchangeRequest): Record<string, string> {
  * transport errors, 429 and 5xx only (honouring Retry-After), never on other 4xx.
  */
 export async function exchangeToken(req: ExchangeRequest, opts: ExchangeOptions): Promise<ExchangeResult> {
-  requireSecureEndpoint(req.baseUrl);
+  try {
+    requireSecureEndpoint(req.baseUrl);
+  } catch (err) {
+    opts.onOutcome?.(req.assertion, { sent: false });
+    throw err;
+  }
   const url = `${req.baseUrl}${TOKEN_PATH}`;
   let assertion = req.assertion;
   let lastError: WifError | undefined;
+  /** The last assertion sent may have reached the endpoint. */
+  let reached = false;
+  const told = (o: AttemptOutcome) => opts.onOutcome?.(assertion, o);
   for (let attempt = 0; attempt < opts.retry.attempts; attempt++) {
     if (attempt > 0 && opts.nextAssertion) assertion = await opts.nextAssertion();
+    else if (attempt > 0 && reached && opts.singleUse) break; // never sent twice (checked by mayRetry too)
     const remaining = opts.retry.deadline - opts.clock.now();
-    if (remaining <= 0) break;
+    if (remaining <= 0) {
+      if (attempt > 0 && opts.nextAssertion) told({ sent: false });
+      break;
+    }
     let res: HttpResponse;
     try {
       opts.log.debug(`POST ${url} (attempt ${attempt + 1}/${opts.retry.attempts})`);
@@ -89,35 +114,68 @@ export async function exchangeToken(req: ExchangeRequest, opts: ExchangeOptions)
           'user-agent': req.userAgent,
         },
         body: JSON.stringify(exchangeBody({ ...req, assertion })),
-        timeoutMs: Math.min(opts.timeoutMs, remaining),
+        // Single use: wait for the answer as long as the deadline allows; only connecting is bounded by timeoutMs.
+        ...(opts.singleUse ? { timeoutMs: remaining, connectTimeoutMs: Math.min(opts.timeoutMs, remaining) } : { timeoutMs: Math.min(opts.timeoutMs, remaining) }),
         maxBytes: MAX_RESPONSE_BYTES,
       });
     } catch (err) {
-      if (!(err instanceof HttpTransportError)) throw err;
-      lastError = new WifError(err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable', `token endpoint ${url}: ${err.message}`, {
-        hint: 'check network access to the base URL, proxy settings (HTTPS_PROXY/NO_PROXY) and that base_url is right',
+      if (!(err instanceof HttpTransportError)) {
+        told({ sent: true, state: 'no_answer', code: 'internal_error' });
+        throw err;
+      }
+      reached = err.sent;
+      const code = err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable';
+      told(err.sent ? { sent: true, state: 'no_answer', code } : { sent: false });
+      const stop = !mayRetry(opts, err.sent);
+      lastError = new WifError(code, `token endpoint ${url}: ${err.message}${stop && attempt + 1 < opts.retry.attempts ? '; not sent again: the assertion is single use and may have reached the endpoint' : ''}`, {
+        hint: stop
+          ? 'check the endpoint and network, then retry once the identity source has a fresh JWT (`claude-wif cache forget` sends this one again if you know it was not consumed)'
+          : 'check network access to the base URL, proxy settings (HTTPS_PROXY/NO_PROXY) and that base_url is right',
         details: { sent: err.sent },
       });
-      if (!(await backoff(opts, attempt, undefined, lastError))) break;
+      if (stop || !(await backoff(opts, attempt, undefined, lastError))) break;
       continue;
     }
+    reached = true;
     const requestId = header(res, 'request-id');
-    if (res.status >= 200 && res.status < 300) return parseSuccess(res, opts.clock, requestId);
+    if (res.status >= 200 && res.status < 300) {
+      try {
+        const ok = parseSuccess(res, opts.clock, requestId);
+        told({ sent: true, state: 'accepted', status: res.status });
+        return ok;
+      } catch (err) {
+        told({ sent: true, state: 'failed', status: res.status, code: (err as WifError).code });
+        throw err;
+      }
+    }
     if (res.status === 429 || res.status >= 500) {
       lastError = errorForStatus(res, url, requestId);
-      if (!(await backoff(opts, attempt, header(res, 'retry-after'), lastError))) break;
+      told({ sent: true, state: 'failed', status: res.status, code: lastError.code });
+      if (!mayRetry(opts, true) || !(await backoff(opts, attempt, header(res, 'retry-after'), lastError))) break;
       continue;
     }
     if (res.status >= 300 && res.status < 400) {
+      told({ sent: true, state: 'failed', status: res.status, code: 'endpoint_failed' });
       throw new WifError('endpoint_failed', `token endpoint ${url} answered ${res.status} with a redirect${header(res, 'location') ? ` to ${header(res, 'location')}` : ''}; the assertion is never sent to a redirected location`, {
         hint: 'set base_url to the final https URL of the API',
         details: { status: res.status, request_id: requestId },
       });
     }
-    if (res.status === 400 || res.status === 401 || res.status === 403) throw deniedError(res, req, requestId);
-    throw errorForStatus(res, url, requestId);
+    if (res.status === 400 || res.status === 401 || res.status === 403) {
+      const denied = deniedError(res, req, requestId);
+      told({ sent: true, state: 'refused', status: res.status, code: denied.code });
+      throw denied;
+    }
+    const other = errorForStatus(res, url, requestId);
+    told({ sent: true, state: 'failed', status: res.status, code: other.code });
+    throw other;
   }
   throw lastError ?? new WifError('endpoint_timeout', `token endpoint ${url}: the deadline passed before an answer came`);
+}
+
+/** A single-use assertion that may have reached the endpoint is retried only with a fresh one. */
+function mayRetry(opts: ExchangeOptions, sent: boolean): boolean {
+  return !sent || !opts.singleUse || opts.nextAssertion !== undefined;
 }
 
 /** Waits before the next attempt; false when there is no attempt or no time left. */

@@ -64,8 +64,16 @@ export interface Sandbox {
   /** Effective configuration, live: changes made here apply to the next request. */
   config: SandboxConfig;
   mint(opts?: MintOptions): Promise<string>;
-  /** Every request to /v1/oauth/token, in order (with the hidden denial reason). */
+  /** Every request to /v1/oauth/token that was answered, in order (with the hidden denial reason). */
   exchanges: ExchangeRecord[];
+  /**
+   * Every request to /v1/oauth/token as it arrived (body read), answered or not: a client that gave
+   * up before the answer is counted here and not in `exchanges`. How often an assertion reached
+   * the endpoint is read from here.
+   */
+  arrivals: Array<{ at: number; request_id: string; assertion?: string }>;
+  /** Real time each token request waits after being processed (its jti consumed) before the answer; live. */
+  answerDelayMs: number;
   /** Every /v1/* API request other than the token endpoint, in order. */
   apiCalls: ApiCallRecord[];
   /** The next `count` (default 1) token requests get this answer instead of the real one. */
@@ -104,6 +112,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const issuer = await createIssuer();
   const tokens: TokenStore = new Map();
   const exchanges: ExchangeRecord[] = [];
+  const arrivals: Sandbox['arrivals'] = [];
   const apiCalls: ApiCallRecord[] = [];
   const faults: Array<Required<Pick<InjectedFault, 'status' | 'count'>> & InjectedFault> = [];
   const timers = new Map<NodeJS.Timeout, () => void>();
@@ -173,6 +182,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       req.resume();
       return;
     }
+    const parsedBody = tryParseJson(rawBody) as { assertion?: unknown } | undefined;
+    arrivals.push({ at, request_id: requestId, ...(parsedBody && typeof parsedBody.assertion === 'string' ? { assertion: parsedBody.assertion } : {}) });
     const fault = faults[0];
     if (fault) {
       if (--fault.count <= 0) faults.shift();
@@ -188,6 +199,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       reply = outcome.reply;
       const { reply: _reply, ...rest } = outcome;
       record = rest;
+      // A slow endpoint: the assertion is consumed now, the answer comes later.
+      await delay(sandbox.answerDelayMs);
     }
     if (res.destroyed) return;
     sendReply(res, reply, requestId);
@@ -223,6 +236,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         issuers: sandbox.config.issuers.map((i) => ({ id: i.id, issuer_url: effectiveIssuerUrl(i, issuerUrl), check_jti: i.check_jti !== false })),
         rules: sandbox.config.rules.map((r) => ({ id: r.id, issuer_id: r.issuer_id, archived: r.archived === true, workspaces: effectiveWorkspaces(r, sandbox.config) })),
         exchanges: exchanges.length,
+        arrivals: arrivals.length,
         api_calls: apiCalls.length,
         live_tokens: [...tokens.values()].filter((v) => t < v.expiresAt).length,
         remembered_jtis: endpoint.usedJtiCount(),
@@ -256,6 +270,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     issuerUrl,
     config,
     exchanges,
+    arrivals,
+    answerDelayMs: 0,
     apiCalls,
     mint: (mintOpts = {}) => issuer.mint(mintOpts, issuerUrl, now()),
     github: githubTokenService(url, (o) => issuer.mint(o, issuerUrl, now())),

@@ -13,6 +13,12 @@ export interface HttpRequest {
   body?: string | Buffer;
   /** Whole-request deadline (connect + headers + body). */
   timeoutMs: number;
+  /**
+   * Give up on connecting after this long (never longer than timeoutMs). Once connected the request
+   * may have reached the server, so the answer is then awaited until timeoutMs: a single-use
+   * assertion that may have arrived must not be abandoned and sent again (issue 15 item 12).
+   */
+  connectTimeoutMs?: number;
   /** Read at most this many body bytes; the rest is discarded and `truncated` set. */
   maxBytes?: number;
   /** Unix socket to connect through instead of TCP (metadata agents, SPIFFE). */
@@ -31,7 +37,11 @@ export interface HttpResponse {
   truncated: boolean;
 }
 
-/** A transport failure: nothing usable came back. `sent` tells whether the request may have reached the server. */
+/**
+ * A transport failure: nothing usable came back. `sent` tells whether the request may have reached
+ * the server: true as soon as a connection to it (or to the proxy carrying it) was established,
+ * false only when no byte can have left this machine (refused, unresolvable, no connection in time).
+ */
 export class HttpTransportError extends Error {
   constructor(
     readonly kind: 'timeout' | 'network',
@@ -59,6 +69,7 @@ export function sendRequest(requestFn: RequestFn, url: URL, extra: RequestOption
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (connectTimer) clearTimeout(connectTimer);
       request.destroy();
       reject(err);
     };
@@ -91,6 +102,7 @@ export function sendRequest(requestFn: RequestFn, url: URL, extra: RequestOption
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          if (connectTimer) clearTimeout(connectTimer);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), truncated });
         };
         res.on('end', finish);
@@ -99,8 +111,27 @@ export function sendRequest(requestFn: RequestFn, url: URL, extra: RequestOption
       },
     );
     const timer = setTimeout(() => {
-      fail(new HttpTransportError('timeout', `no complete answer from ${url.host} within ${req.timeoutMs} ms`, sent));
+      fail(new HttpTransportError('timeout', `${sent ? 'no complete answer from' : 'no connection to'} ${url.host} within ${req.timeoutMs} ms`, sent));
     }, deadlineMs);
+    const connectMs = req.connectTimeoutMs === undefined ? undefined : Math.min(req.connectTimeoutMs, deadlineMs);
+    const connectTimer =
+      connectMs === undefined || connectMs >= deadlineMs
+        ? undefined
+        : setTimeout(() => {
+            if (!sent) fail(new HttpTransportError('timeout', `no connection to ${url.host} within ${connectMs} ms`, false));
+          }, connectMs);
+    const connected = () => {
+      sent = true;
+      if (connectTimer) clearTimeout(connectTimer);
+    };
+    request.on('close', () => connectTimer && clearTimeout(connectTimer));
+    request.on('socket', (socket) => {
+      // TLS: no request byte is written before the handshake completes.
+      const tls = (socket as { encrypted?: boolean }).encrypted === true;
+      if (socket.connecting) socket.once(tls ? 'secureConnect' : 'connect', connected);
+      else if (tls && (socket as { _secureEstablished?: boolean })._secureEstablished === false) socket.once('secureConnect', connected);
+      else connected(); // an established socket (a proxy tunnel): the request goes out now
+    });
     request.on('error', (err: NodeJS.ErrnoException) => {
       fail(new HttpTransportError('network', `cannot reach ${url.host}: ${err.code ?? err.message}`, sent, err.code));
     });

@@ -29,7 +29,7 @@ export async function httpRequestViaProxy(req: HttpRequest, url: URL, proxy: URL
       )) as unknown as typeof httpRequestFn;
     return sendRequest(viaProxy, url, {}, req);
   }
-  const socket = await openTunnel(url, proxy, auth, req.timeoutMs);
+  const socket = await openTunnel(url, proxy, auth, Math.min(req.connectTimeoutMs ?? req.timeoutMs, req.timeoutMs));
   const remaining = Math.max(1, req.timeoutMs - (Date.now() - started));
   // node:http over the already-encrypted socket: the request is ordinary HTTP/1.1 inside the tunnel.
   const overTunnel = ((_u: URL, opts: RequestOptions, cb: (res: IncomingMessage) => void) =>

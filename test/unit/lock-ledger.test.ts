@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/cache/lock.js';
-import { reserveAssertion } from '../../src/cache/ledger.js';
+import { forgetAssertion, reserveAssertion } from '../../src/cache/ledger.js';
 import { WifError } from '../../src/util/errors.js';
 import { steppedClock } from '../helpers/cli.js';
 import { tempHome, type TempHome } from '../helpers/env.js';
@@ -140,7 +140,7 @@ describe('cross-process lock', () => {
 });
 
 describe('single-use ledger', () => {
-  const reserve = (id: string, now = 1000) => reserveAssertion(h.cacheDir, 'https://issuer', id, now + 300, now, true, false);
+  const reserve = (id: string, now = 1000, key = 'k1') => reserveAssertion({ cacheDir: h.cacheDir, issuer: 'https://issuer', assertionId: id, exp: now + 300, nowSeconds: now, hasJti: true, mintsOnDemand: false, key });
 
   it('refuses a second use of the same assertion with identity_replayed (exit 3)', () => {
     reserve('a');
@@ -152,18 +152,49 @@ describe('single-use ledger', () => {
     }
     expect(err?.code).toBe('identity_replayed');
     expect(err?.exitCode).toBe(3);
-    expect(err?.message).toMatch(/already exchanged 10s ago/);
+    expect(err?.message).toMatch(/was sent 10s ago by a process that stopped before it recorded an answer/);
     expect(err?.hint).toMatch(/check_jti/);
   });
 
   it('keeps issuers apart, releases on request, and forgets expired entries', () => {
     reserve('a');
-    expect(() => reserveAssertion(h.cacheDir, 'https://other', 'a', 1300, 1000, true, false)).not.toThrow();
+    expect(() => reserveAssertion({ cacheDir: h.cacheDir, issuer: 'https://other', assertionId: 'a', exp: 1300, nowSeconds: 1000, hasJti: true, mintsOnDemand: false, key: 'k1' })).not.toThrow();
     const r = reserve('b');
     r.release();
     expect(() => reserve('b')).not.toThrow();
     reserve('c', 1000);
     // exp 1300 + 30 s leeway: gone after that.
     expect(() => reserve('c', 1400)).not.toThrow();
+  });
+
+  it('says what happened: accepted, refused with 401, no answer', () => {
+    const cases: Array<[Parameters<ReturnType<typeof reserve>['record']>[0], RegExp]> = [
+      [{ state: 'accepted', status: 200 }, /was exchanged 7s ago \(the token endpoint accepted it\)/],
+      [{ state: 'refused', status: 401, code: 'exchange_denied' }, /was sent 7s ago and refused with 401 \(exchange_denied\)/],
+      [{ state: 'no_answer', code: 'endpoint_timeout' }, /was sent 7s ago and no answer came \(endpoint_timeout\); the token endpoint may have consumed it/],
+      [{ state: 'failed', status: 503, code: 'endpoint_failed' }, /failed with 503 \(endpoint_failed\); it may have consumed it/],
+    ];
+    cases.forEach(([outcome, message], i) => {
+      reserve(`o${i}`).record(outcome);
+      expect(() => reserve(`o${i}`, 1007)).toThrow(message);
+    });
+  });
+
+  it('a refusal under another configuration may be sent again, once; under the same one it may not', () => {
+    reserve('d', 1000, 'k1').record({ state: 'refused', status: 401, code: 'exchange_denied' });
+    expect(() => reserve('d', 1005, 'k1')).toThrow(/refused with 401/);
+    const again = reserve('d', 1005, 'k2');
+    expect(() => reserve('d', 1006, 'k3')).toThrow(/was sent 1s ago by a process that stopped|is being sent/);
+    again.record({ state: 'accepted', status: 200 });
+    expect(() => reserve('d', 1007, 'k4')).toThrow(/was exchanged 2s ago/);
+  });
+
+  it('forgetAssertion removes one entry and reports what it held', () => {
+    reserve('e').record({ state: 'no_answer', code: 'endpoint_timeout' });
+    reserve('f').record({ state: 'accepted', status: 200 });
+    expect(forgetAssertion(h.cacheDir, 'https://issuer', 'e')).toMatchObject({ state: 'no_answer' });
+    expect(forgetAssertion(h.cacheDir, 'https://issuer', 'e')).toBeUndefined();
+    expect(() => reserve('e', 1001)).not.toThrow();
+    expect(() => reserve('f', 1001)).toThrow(/was exchanged/);
   });
 });

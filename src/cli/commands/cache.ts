@@ -275,3 +275,34 @@ export async function runCacheClear(ctx: CommandContext, opts: { all?: boolean; 
   if (!removed.length) ctx.log.info('nothing to remove');
   return 0;
 }
+
+/**
+ * `cache forget`: forgets the single-use record of the current identity JWT (or of `--jti` under
+ * the JWT's issuer), so the next exchange sends it once more. Tokens and every other record stay
+ * (issue 15 item 11: `cache clear --all` was the only way out, and it deleted valid tokens).
+ */
+export async function runCacheForget(ctx: CommandContext, opts: { jti?: string; json?: boolean }): Promise<number> {
+  const plan = ctx.plan();
+  if (plan.kind !== 'oidc_federation' || !plan.identity) {
+    throw new WifError('usage_error', `profile "${plan.profile?.name}" is not a federation profile: it has no identity JWT to forget`);
+  }
+  const { fetchIdentity } = await import('../../core/identity.js');
+  const { forgetAssertion, describeEntry } = await import('../../cache/ledger.js');
+  const { timeouts } = await import('../../core/credentials.js');
+  const { createHash } = await import('node:crypto');
+  const got = await fetchIdentity(plan, ctx.deps, timeouts(ctx.io.env).requestMs);
+  const iss = got.claims.iss;
+  const id = opts.jti ? createHash('sha256').update(`jti\0${iss ?? ''}\0${opts.jti}`).digest('hex') : got.claims.assertionId;
+  const which = opts.jti ? `jti ${JSON.stringify(opts.jti)} of issuer ${iss}` : `the current identity JWT${got.claims.jti ? ` (jti ${JSON.stringify(got.claims.jti)})` : ''}`;
+  const now = nowSeconds(ctx.io.clock);
+  const entry = forgetAssertion(plan.cacheDir.value, iss, id);
+  if (opts.json) {
+    ctx.io.stdout.write(`${JSON.stringify({ forgotten: entry !== undefined, ...(entry?.state ? { previous: { state: entry.state, status: entry.status, code: entry.code, sent_seconds_ago: Math.max(0, now - entry.used_at) } } : {}) }, null, 2)}\n`);
+  } else if (!entry) {
+    ctx.io.stdout.write(`nothing recorded for ${which}: it has not been sent from this machine\n`);
+  } else {
+    ctx.io.stdout.write(`forgot ${which}, which ${describeEntry(entry, now)}; the next exchange sends it once more (cached tokens are untouched)\n`);
+  }
+  if (entry?.state === 'accepted') ctx.log.warn('the token endpoint accepted this JWT: with check_jti on, sending it again will be refused (401)');
+  return 0;
+}
