@@ -10,6 +10,7 @@ import { agentRssBench } from './agent-rss.mjs';
 import { crashStorm } from './crash-storm.mjs';
 import { coldBench } from './cold.mjs';
 import { execRssBench } from './exec-rss.mjs';
+import { auditBench } from './audit.mjs';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`;
 console.log(`machine: ${machine}`);
@@ -26,6 +27,7 @@ const BENCHMARKS = [
   { command: 'node bench/proxy.mjs', run: () => proxyBench({ rate: Number(process.env.RATE ?? 300), n: Number(process.env.PROXY_N ?? 2000), sse: Number(process.env.SSE ?? 200) }) },
   { command: 'node bench/exec-rss.mjs', run: () => execRssBench({ rounds: 5 }) },
   { command: 'node bench/agent-rss.mjs', run: () => agentRssBench({ cycles: Number(process.env.CYCLES ?? 10_000) }) },
+  { command: 'node bench/audit.mjs', run: () => auditBench({ files: Number(process.env.AUDIT_FILES ?? 50_000), rounds: Number(process.env.AUDIT_ROUNDS ?? 3) }) },
   { command: 'node bench/crash-storm.mjs', run: () => crashStorm({ n: Number(process.env.CRASH_N ?? 200) }) },
 ];
 

@@ -12,7 +12,7 @@ _claude_wif_profiles() {
 
 _claude_wif_subcommands() {
   case "$1" in
-    '') echo 'token env credential-process status exec proxy agent identity sandbox csi-provider configure profiles doctor cache completion help' ;;
+    '') echo 'token env credential-process status exec proxy agent identity sandbox csi-provider configure profiles doctor audit cache completion help' ;;
     'profiles') echo 'list show use' ;;
     'cache') echo 'list clear forget' ;;
   esac
@@ -37,6 +37,7 @@ _claude_wif_options() {
     'profiles show') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles use') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'doctor') echo '--json --offline --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'audit') echo '--format --processes --max-file-size --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'cache') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'cache list') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'cache clear') echo '--all --json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -48,7 +49,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jti|--jwt-lifetime|--key-id|--listen|--max-cached|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jti|--jwt-lifetime|--key-id|--listen|--max-cached|--max-file-size|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -116,6 +117,7 @@ _claude_wif() {
     --key-id) COMPREPLY=() ;;
     --identity-tag) COMPREPLY=() ;;
     --identity-option) COMPREPLY=() ;;
+    --max-file-size) COMPREPLY=() ;;
     --jti) COMPREPLY=() ;;
     esac
     return 0

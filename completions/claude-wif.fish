@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jti --jwt-lifetime --key-id --listen --max-cached --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jti --jwt-lifetime --key-id --listen --max-cached --max-file-size --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -42,7 +42,7 @@ function __claude_wif_at
     test "$path" = "$argv[1]"
 end
 
-set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'csi-provider' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'cache' 'cache list' 'cache clear' 'cache forget' 'completion' 'help'
+set -g __claude_wif_commands 'token' 'env' 'credential-process' 'status' 'exec' 'proxy' 'agent' 'identity' 'sandbox' 'csi-provider' 'configure' 'profiles' 'profiles list' 'profiles show' 'profiles use' 'doctor' 'audit' 'cache' 'cache list' 'cache clear' 'cache forget' 'completion' 'help'
 
 complete -c claude-wif -f
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'token' -d 'print a fresh access token (sk-ant-oat01-…) and a newline on stdout'
@@ -58,6 +58,7 @@ complete -c claude-wif -n '__claude_wif_at \'\'' -a 'csi-provider' -d 'serve the
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'configure' -d 'create or edit an SDK-compatible profile (asks on a terminal; flags otherwise); prints the profile path'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'profiles' -d 'list, show and activate profiles'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'doctor' -d 'check everything that can break federation and print each fix; exits non-zero when a check fails'
+complete -c claude-wif -n '__claude_wif_at \'\'' -a 'audit' -d 'find every place an Anthropic credential is configured or injected, static or federated, with the migration for each; exit 7 while a static path remains'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'cache' -d 'inspect or drop cached tokens and the single-use ledger'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'completion' -d 'print a shell completion script (bash, zsh, fish, powershell)'
 complete -c claude-wif -n '__claude_wif_at \'\'' -a 'help' -d 'display help for a command'
@@ -123,23 +124,23 @@ complete -c claude-wif -n '__claude_wif_at \'configure\'' -l federation-rule-id 
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l service-account-id -x -d 'service account (svac_…); "" removes it'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l workspace-id -x -d 'workspace (wrkspc_… or default); "" removes it'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l base-url -x -d 'API base URL (default https://api.anthropic.com)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-token-file -r -F -d 'identity option path: identity token file (a JWT something keeps fresh)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-variable -x -d 'identity option variable: environment variable holding the JWT'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-command -x -d 'identity option command: command that prints a JWT (JSON array or words)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-timeout-ms -x -d 'identity option timeout_ms: command timeout in milliseconds (optional)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l audience -x -d 'identity option audience: audience the JWT is requested for'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l resource -x -d 'identity option resource: entra application (resource) the JWT is for, api://<APP_ID>'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l client-id -x -d 'identity option client_id: client id of a user-assigned managed identity (optional)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-scope -x -d 'identity option scope: entra scope, api://<APP_ID>/.default'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l tenant-id -x -d 'identity option tenant_id: tenant id (default: $AZURE_TENANT_ID)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l region -x -d 'identity option region: aWS region of the STS endpoint (default: the SDK chain)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l signing-algorithm -x -d 'identity option signing_algorithm: signing algorithm (RS256 or ES384)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l duration-seconds -x -d 'identity option duration_seconds: jWT lifetime in seconds (60–3600)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l socket -x -d 'identity option socket: workload API socket (default: $SPIFFE_ENDPOINT_SOCKET)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l issuer -x -d 'identity option issuer: okta custom authorization server issuer URL'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l private-key-path -r -F -d 'identity option private_key_path: path to the app\'s private key (PEM or JWK)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l key-id -x -d 'identity option key_id: key id (kid) registered for that key (optional)'
-complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-tag -x -d 'identity option tag: workload identity tag (TFC_WORKLOAD_IDENTITY_TOKEN_<TAG>; optional)'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-token-file -r -F -d 'Identity token file (a JWT something keeps fresh) [file, kubernetes: claude_wif.identity.path]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-variable -x -d 'Environment variable holding the JWT [env, gitlab: claude_wif.identity.variable]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-command -x -d 'Command that prints a JWT (JSON array or words) [command: claude_wif.identity.command]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-timeout-ms -x -d 'Command timeout in milliseconds [command: claude_wif.identity.timeout_ms]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l audience -x -d 'Audience the JWT is requested for [command, github-actions, gcp, aws, spiffe, circleci, buildkite: claude_wif.identity.audience]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l resource -x -d 'Entra application (resource) the JWT is for, api://<APP_ID> [azure-imds, azure-app-service: claude_wif.identity.resource]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l client-id -x -d 'Client id of a user-assigned managed identity [azure-imds, azure-app-service, azure-workload-identity, okta: claude_wif.identity.client_id]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-scope -x -d 'Entra scope, api://<APP_ID>/.default [azure-workload-identity, okta: claude_wif.identity.scope]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l tenant-id -x -d 'Tenant id (default: $AZURE_TENANT_ID) [azure-workload-identity: claude_wif.identity.tenant_id]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l region -x -d 'AWS region of the STS endpoint (default: the SDK chain) [aws: claude_wif.identity.region]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l signing-algorithm -x -d 'Signing algorithm (RS256 or ES384) [aws: claude_wif.identity.signing_algorithm]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l duration-seconds -x -d 'JWT lifetime in seconds (60–3600) [aws: claude_wif.identity.duration_seconds]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l socket -x -d 'Workload API socket (default: $SPIFFE_ENDPOINT_SOCKET) [spiffe: claude_wif.identity.socket]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l issuer -x -d 'Okta custom authorization server issuer URL [okta: claude_wif.identity.issuer]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l private-key-path -r -F -d 'Path to the app\'s private key (PEM or JWK) [okta: claude_wif.identity.private_key_path]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l key-id -x -d 'Key id (kid) registered for that key [okta: claude_wif.identity.key_id]'
+complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-tag -x -d 'Workload identity tag (TFC_WORKLOAD_IDENTITY_TOKEN_<TAG>; optional) [terraform-cloud: claude_wif.identity.tag]'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l identity-option -x -d 'any other identity-source option (repeatable)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l activate -d 'also make it the active profile (writes active_config)'
 complete -c claude-wif -n '__claude_wif_at \'configure\'' -l dry-run -d 'show the diff and print the document; write nothing'
@@ -161,6 +162,10 @@ complete -c claude-wif -n '__claude_wif_at \'profiles use\'' -x -a '(__claude_wi
 complete -c claude-wif -n '__claude_wif_at \'doctor\'' -l json -d 'a redacted report to paste into a bug'
 complete -c claude-wif -n '__claude_wif_at \'doctor\'' -l offline -d 'no network: skip the endpoint, clock-skew and exchange checks and network identity sources'
 complete -c claude-wif -n '__claude_wif_at \'doctor\'' -s h -l help -d 'display help'
+complete -c claude-wif -n '__claude_wif_at \'audit\'' -l format -x -a 'text json sarif' -d 'text, json (stable document) or sarif (SARIF 2.1.0, for code scanning)'
+complete -c claude-wif -n '__claude_wif_at \'audit\'' -l processes -d 'also read the environments of this user\'s running processes (/proc/<pid>/environ)'
+complete -c claude-wif -n '__claude_wif_at \'audit\'' -l max-file-size -x -d 'skip files larger than this (default 1048576)'
+complete -c claude-wif -n '__claude_wif_at \'audit\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'list' -d 'what is cached where: tokens per profile (file or keyring), env-only tokens, ledger, locks'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'clear' -d 'remove the cached token of the selected profile (or --profile p); --all removes every token, the ledger and stale locks'
 complete -c claude-wif -n '__claude_wif_at \'cache\'' -a 'forget' -d 'forget that the current identity JWT (or --jti) was sent, so the next exchange sends it once more; tokens stay'

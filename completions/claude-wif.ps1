@@ -3,7 +3,7 @@
 
 $__claudeWifTree = @{
   '' = @{
-    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'proxy', 'agent', 'identity', 'sandbox', 'csi-provider', 'configure', 'profiles', 'doctor', 'cache', 'completion', 'help')
+    commands = @('token', 'env', 'credential-process', 'status', 'exec', 'proxy', 'agent', 'identity', 'sandbox', 'csi-provider', 'configure', 'profiles', 'doctor', 'audit', 'cache', 'completion', 'help')
     options = @('--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color', '--help')
     arg = @{ kind = 'none' }
   }
@@ -87,6 +87,11 @@ $__claudeWifTree = @{
     options = @('--json', '--offline', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
+  'audit' = @{
+    commands = @()
+    options = @('--format', '--processes', '--max-file-size', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    arg = @{ kind = 'none' }
+  }
   'cache' = @{
     commands = @('list', 'clear', 'forget')
     options = @('--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
@@ -167,6 +172,7 @@ $__claudeWifValues = @{
   '--key-id' = @{ kind = 'none' }
   '--identity-tag' = @{ kind = 'none' }
   '--identity-option' = @{ kind = 'none' }
+  '--max-file-size' = @{ kind = 'none' }
   '--jti' = @{ kind = 'none' }
 }
 

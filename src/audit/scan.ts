@@ -16,7 +16,9 @@ const B64_RE = /c2stYW50LW[A-Za-z0-9+/]{12,}={0,2}/g;
 const VAR_SRC = String.raw`[A-Za-z0-9_-]*(?:anthropic|claude)[A-Za-z0-9_-]*?(?:api[_-]?key|admin[_-]?(?:api[_-]?)?key|auth[_-]?token|oauth[_-]?token)`;
 const VAR_RE = new RegExp(`(?<![A-Za-z0-9_-])${VAR_SRC}(?![A-Za-z0-9_-])`, 'i');
 const FEDERATION_VARS = /\b(ANTHROPIC_FEDERATION_RULE_ID|ANTHROPIC_IDENTITY_TOKEN_FILE)\b/;
-const CLAUDE_WIF_RUN = /\bclaude-wif\b[^\n]*?\b(exec|env|token|configure|agent|proxy|credential-process)\b/;
+/** A claude-wif invocation: `claude-wif [options] exec|agent|…` (words after the name, not `claude-wif-agent`). */
+const CLAUDE_WIF_RUN = /(?<![\w.\/-])claude-wif(?:\s+(?:-\S+|"[^"]*"|'[^']*'|[\w.\/:=-]+))*?\s+(exec|env|token|configure|agent|proxy|credential-process)\b/;
+const PROFILE_TYPE = /"type"\s*:\s*"oidc_federation"/;
 
 /** Byte strings whose absence proves a file holds nothing this module recognises (the fast pre-filter). */
 export const NEEDLES = ['sk-ant-', 'NTHROPIC', 'nthropic', 'c2stYW50LW', 'apiKeyHelper', 'oidc_federation', 'claude-wif', 'claude_wif', 'CLAUDE_', 'claude_code', 'claudeCode', 'ClaudeCode'].map((s) => Buffer.from(s, 'latin1'));
@@ -55,6 +57,9 @@ export interface ScanContext {
   /** The file lies in a home directory's start-up files. */
   workstation?: boolean;
 }
+
+/** Kinds whose pods run as a service account (the identity a key there should move to). */
+const WORKLOADS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
 
 interface YamlDoc {
   start: number;
@@ -127,11 +132,18 @@ function platformFor(kind: FileKind, ctx: ScanContext, k8s: boolean): Platform {
   }
 }
 
-/** The variable a value is assigned to on this line, if any (KEY=…, key: …, "key": …, ENV KEY …). */
+/**
+ * The variable a value is assigned to on this line, if any: NAME=…, name = "…", key: … at the
+ * start of a line, "key": "…", ENV/export/set -gx NAME … . Prose before a value names nothing.
+ */
 function variableBefore(line: string, at: number): string | undefined {
   const before = line.slice(0, at);
-  const m = /["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*(?:=|:|\s)\s*["']?$/.exec(before);
-  return m?.[1];
+  return (
+    /(?:^|[\s,{(;])["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*=\s*["']?$/.exec(before)?.[1] ??
+    /^\s*(?:-\s*)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*:\s*["']?$/.exec(before)?.[1] ??
+    /[{,]\s*"([A-Za-z_][A-Za-z0-9_.-]*)"\s*:\s*"$/.exec(before)?.[1] ??
+    /^\s*(?:set\s+-[a-zA-Z]+|ENV|export)\s+([A-Za-z_][A-Za-z0-9_]*)\s+["']?$/i.exec(before)?.[1]
+  );
 }
 
 export function scanText(text: string, ctx: ScanContext): Finding[] {
@@ -148,7 +160,7 @@ export function scanText(text: string, ctx: ScanContext): Finding[] {
     const k8s = doc.k8sKind !== undefined;
     const platform = platformFor(kind, ctx, k8s);
     const target =
-      platform === 'kubernetes' && doc.namespace
+      platform === 'kubernetes' && doc.namespace && (doc.serviceAccount || WORKLOADS.has(doc.k8sKind ?? ''))
         ? { subject: `system:serviceaccount:${doc.namespace}:${doc.serviceAccount ?? 'default'}`, identity: `the Kubernetes service account ${doc.namespace}/${doc.serviceAccount ?? 'default'} (a projected token with audience https://api.anthropic.com)` }
         : platform === 'github-actions' && ctx.githubRepo
           ? { subject: `repo:${ctx.githubRepo}:ref:refs/heads/<branch>`, identity: `the GitHub Actions OIDC identity of ${ctx.githubRepo} (issuer https://token.actions.githubusercontent.com)` }
@@ -240,9 +252,9 @@ export function scanText(text: string, ctx: ScanContext): Finding[] {
                 makeFinding(
                   'workflow-secret-reference',
                   where(secretRef.index, 'github-workflow', input ?? secretRef[1]),
-                  input && /anthropic_api_key|claude_code_oauth_token/i.test(input)
+                  input && /^(anthropic_api_key|claude_code_oauth_token)$/.test(input)
                     ? `claude-code-action input ${input} is fed from \${{ ${secretRef[0]} }}`
-                    : `the workflow reads \${{ ${secretRef[0]} }}${input ? ` into ${input}` : ''}`,
+                    : `the workflow puts \${{ ${secretRef[0]} }}${input ? ` in ${input}` : ''}`,
                   platform,
                   target ? { target } : {},
                 ),
@@ -345,9 +357,11 @@ function assignment(line: string, kind: FileKind, name: string): { context: stri
   }
 }
 
-function federatedMarker(line: string, kind: FileKind, k8s: boolean): { rule: RuleId; at: number; context: string; message: string } | undefined {
-  if (kind === 'json' || kind === 'sdk-profile') {
-    const m = /"type"\s*:\s*"oidc_federation"/.exec(line);
+function federatedMarker(full: string, kind: FileKind, k8s: boolean): { rule: RuleId; at: number; context: string; message: string } | undefined {
+  // Words in a trailing comment ("# lets claude-wif request …") are not a configuration.
+  const line = kind === 'json' || kind === 'sdk-profile' ? full : full.replace(/\s#.*$/, '');
+  if (kind === 'json' || kind === 'sdk-profile' || ((kind === 'yaml' || kind === 'helm-values') && PROFILE_TYPE.test(line))) {
+    const m = PROFILE_TYPE.exec(line);
     if (m) return { rule: 'federated-profile', at: m.index, context: kind === 'sdk-profile' ? 'sdk-profile' : 'profile-file', message: 'an oidc_federation profile: the SDKs and claude-wif exchange the workload identity for short-lived tokens' };
     return undefined;
   }

@@ -198,6 +198,16 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
     .option('--offline', 'no network: skip the endpoint, clock-skew and exchange checks and network identity sources')
     .action(action(async () => (await import('./commands/doctor.js')).runDoctor as Runner));
 
+  program
+    .command('audit')
+    .description('find every place an Anthropic credential is configured or injected, static or federated, with the migration for each; exit 7 while a static path remains')
+    .usage('[options] [path...]')
+    .argument('[path...]', 'files or directories to scan (default: the current directory); home start-up files, the SDK config dir, Claude Code settings and this environment are always checked')
+    .addOption(new Option('--format <format>', 'text, json (stable document) or sarif (SARIF 2.1.0, for code scanning)').choices(['text', 'json', 'sarif']).default('text'))
+    .option('--processes', 'also read the environments of this user\'s running processes (/proc/<pid>/environ)')
+    .option('--max-file-size <bytes>', 'skip files larger than this (default 1048576)')
+    .action(action(async () => (await import('./commands/audit.js')).runAudit as Runner));
+
   const cache = program.command('cache').description('inspect or drop cached tokens and the single-use ledger');
   cache
     .command('list')

@@ -9,6 +9,8 @@ export const EXIT = {
   DENIED: 4,
   UNREACHABLE: 5,
   UNSAFE: 6,
+  /** `audit` found a static credential path (a CI gate: 0 when every path is federated). */
+  STATIC_CREDENTIALS: 7,
 } as const;
 
 /**
@@ -34,6 +36,7 @@ export const ERROR_CODES = {
   invalid_response: { exit: EXIT.UNREACHABLE, summary: 'the token endpoint answered 2xx with an unusable body' },
   insecure_endpoint: { exit: EXIT.UNSAFE, summary: 'refused to send a credential over a non-https endpoint' },
   insecure_file: { exit: EXIT.UNSAFE, summary: 'refused a file other users could read or write, or a symlinked secret file' },
+  static_credentials_found: { exit: EXIT.STATIC_CREDENTIALS, summary: '`claude-wif audit` found at least one static credential path (a key, a stored-secret reference, a credential in an environment)' },
   exec_nested: { exit: EXIT.USAGE, summary: '`claude-wif exec` was started inside another `claude-wif exec` (pass --allow-nested to allow it)' },
   command_not_executable: { exit: 126, summary: '`claude-wif exec`: the command exists but could not be executed (permissions, not a program)' },
   command_not_found: { exit: 127, summary: '`claude-wif exec`: the command was not found (not on PATH, or no such file)' },

@@ -29,6 +29,6 @@ export async function runAudit(ctx: CommandContext, opts: AuditCommandOptions, c
   if (format === 'json') ctx.io.stdout.write(`${JSON.stringify(redactDeep(auditJson(report, new Date(ctx.io.clock.now()))), null, 2)}\n`);
   else if (format === 'sarif') ctx.io.stdout.write(`${JSON.stringify(redactDeep(auditSarif(report, ctx.io.cwd)), null, 2)}\n`);
   else ctx.io.stdout.write(redact(auditText(report, await colours(ctx.io, ctx.global.color !== false))));
-  if (report.exit_code === 7 && format === 'text') ctx.log.info(`claude-wif: ${report.summary.static} static credential path(s) remain (static_credentials_found, exit 7)`);
+  if (report.exit_code === 7 && format === 'text') ctx.log.info(`${report.summary.static} static credential path(s) remain (static_credentials_found, exit 7)`);
   return report.exit_code;
 }
