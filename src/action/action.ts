@@ -8,7 +8,7 @@ import { resolvePlan } from '../core/resolve.js';
 import { credentialEnv, TARGETS, type Target } from '../output/credential-env.js';
 import { renderGithubEnvFile } from '../output/shells.js';
 import { run as runCli } from '../cli/main.js';
-import type { IO } from '../cli/io.js';
+import { processPort, type IO } from '../cli/io.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
 import { createLogger, type Writable } from '../util/log.js';
@@ -134,6 +134,7 @@ export async function actionPost(io: ActionIO): Promise<void> {
     stdoutIsTTY: false,
     stderrIsTTY: false,
     stdinIsTTY: false,
+    proc: processPort(),
   };
   const code = existsSync(configDir) ? await runCli(['--config-dir', configDir, '--profile', profile, 'cache', 'clear', '--all'], cliIO) : 0;
   rmSync(root, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
-import type { IO } from '../../src/cli/io.js';
+import { recordingProcess, type IO, type ProcessPort } from '../../src/cli/io.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,18 +39,23 @@ export interface InProcess {
 }
 
 /** Runs a command in-process (fast; fake clocks possible) against captured streams. */
-export async function runCli(args: string[], env: Record<string, string | undefined>, opts: { clock?: Clock; cwd?: string; tty?: boolean } = {}): Promise<InProcess> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  opts: { clock?: Clock; cwd?: string; tty?: boolean; proc?: ProcessPort; stdout?: (s: string) => void; stderr?: (s: string) => void } = {},
+): Promise<InProcess> {
   let stdout = '';
   let stderr = '';
   const io: IO = {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
+    stdout: { write: (s: string) => ((stdout += s), opts.stdout?.(s), true) },
+    stderr: { write: (s: string) => ((stderr += s), opts.stderr?.(s), true) },
     env,
     cwd: opts.cwd ?? ROOT,
     clock: opts.clock ?? systemClock,
     stdoutIsTTY: Boolean(opts.tty),
     stderrIsTTY: Boolean(opts.tty),
     stdinIsTTY: Boolean(opts.tty),
+    proc: opts.proc ?? recordingProcess(),
   };
   const code = await run(args, io);
   return { code, stdout, stderr };

@@ -7,6 +7,7 @@ import { resolvePlan } from '../../src/core/resolve.js';
 import { parseListen } from '../../src/run/listen.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempHome } from '../helpers/env.js';
+import { recordingProcess } from '../../src/cli/io.js';
 
 // The examples are documentation people paste: they must parse, name the same paths and ports
 // in every place, use only flags claude-wif has, and carry profiles claude-wif accepts.
@@ -20,7 +21,7 @@ type Obj = Record<string, any>;
 
 /** Long option names a command accepts (its own and the global ones). */
 function knownFlags(command: string): Set<string> {
-  const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: ROOT, clock: { now: Date.now, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false }, () => {});
+  const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: ROOT, clock: { now: Date.now, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false, proc: recordingProcess() }, () => {});
   const cmd = program.commands.find((c) => c.name() === command)!;
   const flags = new Set<string>();
   for (const o of [...program.options, ...cmd.options]) {

@@ -11,7 +11,7 @@ import { lineDiff } from '../../src/util/diff.js';
 import { table, visibleWidth } from '../../src/cli/table.js';
 import { withStatus, type Status } from '../../src/cli/spinner.js';
 import { allSourceFlags, optionsFor, sourceNames, SOURCE_OPTIONS } from '../../src/config/source-options.js';
-import type { IO } from '../../src/cli/io.js';
+import { recordingProcess, type IO } from '../../src/cli/io.js';
 import { systemClock } from '../../src/util/clock.js';
 import { fakeAnthropicToken } from '../helpers/fixtures.js';
 
@@ -231,7 +231,7 @@ describe('output helpers', () => {
 
   const io = (tty: boolean) => {
     let err = '';
-    const value: IO = { stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: '/', clock: systemClock, stdoutIsTTY: tty, stderrIsTTY: tty, stdinIsTTY: tty };
+    const value: IO = { stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: '/', clock: systemClock, stdoutIsTTY: tty, stderrIsTTY: tty, stdinIsTTY: tty, proc: recordingProcess() };
     return { value, err: () => err };
   };
   // The spinner's timers are faked (vi.useFakeTimers): the tests move time and look at each frame,

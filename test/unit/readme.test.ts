@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/util/errors.js';
 import { ROOT } from '../helpers/cli.js';
+import { recordingProcess } from '../../src/cli/io.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
@@ -30,7 +31,7 @@ describe('README configure flags', () => {
 describe('README command table', () => {
   it('lists every command the program has', async () => {
     const { buildProgram } = await import('../../src/cli/main.js');
-    const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: ROOT, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false }, () => {});
+    const program = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: ROOT, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false, proc: recordingProcess() }, () => {});
     const table = readme.slice(readme.indexOf('### Commands'), readme.indexOf('### `env` targets'));
     for (const cmd of program.commands) {
       const subs = cmd.commands.length ? cmd.commands.map((c) => `${cmd.name()} ${c.name()}`) : [cmd.name()];

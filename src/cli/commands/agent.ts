@@ -81,7 +81,7 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
     const { memoryKeeper } = await import('../../run/memory.js');
     const memory = memoryKeeper();
     const agent = await startAgent({ dir, sinks, deps, fetch: (plan, o) => getAccessToken(plan, o, deps), proxy, health, afterRefresh: () => memory.afterRefresh() });
-    if (proxy) process.once('exit', () => removeQuietly(proxy.secretFile));
+    if (proxy) ctx.io.proc.onExit(() => removeQuietly(proxy.secretFile));
     ctx.io.stdout.write(
       `${JSON.stringify({
         dir,
@@ -89,7 +89,7 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
         active_profile: agent.sinks[0]?.name,
         proxy: agent.proxy ? { url: agent.proxy.url ?? null, secret_file: proxy!.secretFile } : null,
         health: agent.healthUrl ?? null,
-        pid: process.pid,
+        pid: ctx.io.proc.pid,
       })}\n`,
     );
     log.info(`agent: keeping ${agent.sinks.map((s) => `"${s.name}"`).join(', ')} fresh in ${dir}${agent.proxy ? `; proxy on ${agent.proxy.url}` : ''}${agent.healthUrl ? `; health on ${agent.healthUrl}` : ''}`);

@@ -43,7 +43,7 @@ export async function runCsiProvider(ctx: CommandContext, opts: CsiProviderOptio
       if (provider.sweep() > 0) memory.afterRefresh();
     }, 60_000);
     sweeper.unref();
-    ctx.io.stdout.write(`${JSON.stringify({ socket, provider: PROVIDER_NAME, rotation_interval: rotationIntervalSeconds, pid: process.pid })}\n`);
+    ctx.io.stdout.write(`${JSON.stringify({ socket, provider: PROVIDER_NAME, rotation_interval: rotationIntervalSeconds, pid: ctx.io.proc.pid })}\n`);
     log.info(`csi-provider: serving ${socket} (provider name "${PROVIDER_NAME}")`);
     const signal = await stop.signal;
     clearInterval(sweeper);

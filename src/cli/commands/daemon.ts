@@ -18,18 +18,19 @@ export function untilStopSignal(ctx: CommandContext): { signal: Promise<NodeJS.S
     handler = (s) => {
       if (got) {
         ctx.log.warn(`${s} again while shutting down: exiting now`);
-        process.exit(128 + 15);
+        ctx.io.proc.exit(128 + 15);
+        return;
       }
       got = s;
       resolve(s);
     };
-    for (const s of STOP_SIGNALS) process.on(s, handler);
+    for (const s of STOP_SIGNALS) ctx.io.proc.signals.on(s, handler);
   });
   return {
     signal,
     dispose() {
       clearInterval(keepAlive);
-      if (handler) for (const s of STOP_SIGNALS) process.off(s, handler);
+      if (handler) for (const s of STOP_SIGNALS) ctx.io.proc.signals.off(s, handler);
     },
   };
 }
@@ -52,6 +53,5 @@ export function daemonLogger(ctx: CommandContext): Logger {
  * open (it would otherwise linger until that request times out). In-process runs (tests) return.
  */
 export function exitSoon(ctx: CommandContext, code: number): void {
-  if (ctx.io.stdout !== process.stdout || ctx.io.stderr !== process.stderr) return;
-  setTimeout(() => process.exit(code), 100).unref();
+  setTimeout(() => ctx.io.proc.exit(code), 100).unref();
 }

@@ -6,6 +6,7 @@ import type { CommandContext } from '../context.js';
 import { startSandboxWithIdentityFile } from './sandbox.js';
 import { decodeJwt } from '../../util/jwt.js';
 import { redact } from '../../util/redact.js';
+import { WifError } from '../../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
 
 interface Ran {
@@ -68,7 +69,9 @@ console.log(JSON.stringify({ text, via, dir, mode: (statSync(dir).mode & 0o777).
  */
 export async function runDemo(ctx: CommandContext): Promise<number> {
   const say = (s: string) => ctx.io.stderr.write(`${s}\n`);
-  const self = process.argv[1]!;
+  const self = ctx.io.proc.script;
+  if (!self) throw new WifError('internal_error', 'the demo runs claude-wif again, but the script this process was started from is unknown');
+  const node = ctx.io.proc.execPath;
   const work = mkdtempSync(join(tmpdir(), 'claude-wif-demo-'));
   const configDir = join(work, 'config');
   const env: Record<string, string | undefined> = {
@@ -103,31 +106,31 @@ export async function runDemo(ctx: CommandContext): Promise<number> {
     for (const line of JSON.stringify(running.profile, null, 2).split('\n')) say(`      ${line}`);
 
     step(4, '`claude-wif --profile demo token` exchanges the JWT (RFC 7523 jwt-bearer) for an access token');
-    const first = await runProcess(process.execPath, [self, '--profile', 'demo', 'token'], env);
+    const first = await runProcess(node, [self, '--profile', 'demo', 'token'], env);
     const token = first.stdout.trim();
     if (first.code !== 0 || !token.startsWith('sk-ant-oat01-')) fail(`token failed (exit ${first.code}): ${redact(first.stderr.trim())}`);
     else say(`    got ${redact(token)} — ${s.exchanges.length} exchange(s) seen by the token endpoint; cached (0600) in the profile's credentials file`);
 
     step(5, 'A second call is served from the cache: no new exchange');
-    const second = await runProcess(process.execPath, [self, '--profile', 'demo', 'token'], env);
+    const second = await runProcess(node, [self, '--profile', 'demo', 'token'], env);
     if (second.code !== 0 || second.stdout.trim() !== token) fail('the second call did not return the cached token');
     else say(`    same token, exchanges still ${s.exchanges.length}`);
 
     step(6, 'Single use: the same JWT cannot be exchanged twice');
-    const replay = await runProcess(process.execPath, [self, '--profile', 'demo', 'token', '--force-refresh'], env);
+    const replay = await runProcess(node, [self, '--profile', 'demo', 'token', '--force-refresh'], env);
     if (replay.code === 3 && /identity_replayed/.test(replay.stderr)) say('    refused locally before it reached the server (identity_replayed, exit 3); the next rotated JWT will work');
     else if (replay.code === 0) say('    the identity file had already rotated, so a fresh JWT was exchanged');
     else fail(`unexpected result of the replay attempt (exit ${replay.code}): ${redact(replay.stderr.trim())}`);
 
     step(7, 'A child process uses the token: `eval "$(claude-wif env)"`, then an ordinary program calls the API');
-    const envOut = await runProcess(process.execPath, [self, '--profile', 'demo', 'env', '--format', 'json'], env);
+    const envOut = await runProcess(node, [self, '--profile', 'demo', 'env', '--format', 'json'], env);
     if (envOut.code !== 0) fail(`env failed (exit ${envOut.code}): ${redact(envOut.stderr.trim())}`);
     else {
       const vars = JSON.parse(envOut.stdout) as Record<string, string | null>;
       const childEnv: Record<string, string | undefined> = { PATH: env['PATH'], HOME: work };
       for (const [k, v] of Object.entries(vars)) if (v !== null) childEnv[k] = v;
       say(`    child environment: ${Object.keys(vars).filter((k) => vars[k] !== null).join(', ')} (the token travels in the environment, never in argv)`);
-      const child = await runProcess(process.execPath, ['--input-type=module', '-e', CHILD], childEnv);
+      const child = await runProcess(node, ['--input-type=module', '-e', CHILD], childEnv);
       if (child.code !== 0) fail(`the child's API call failed: ${redact(child.stderr.trim())}`);
       else say(`    child: POST /v1/messages → "${child.stdout.trim()}"`);
     }
@@ -135,7 +138,7 @@ export async function runDemo(ctx: CommandContext): Promise<number> {
     step(8, '`claude-wif exec -- <app>`: the app gets a private profile whose token file the parent keeps fresh');
     const beforeExchanges = s.exchanges.length;
     // A stray API key in the environment would outrank federation in every SDK: exec removes it.
-    const exec = await runProcess(process.execPath, [self, '--profile', 'demo', 'exec', '--', process.execPath, '--input-type=module', '-e', EXEC_CHILD], { ...env, ANTHROPIC_API_KEY: 'sk-ant-api03-demo-decoy' });
+    const exec = await runProcess(node, [self, '--profile', 'demo', 'exec', '--', node, '--input-type=module', '-e', EXEC_CHILD], { ...env, ANTHROPIC_API_KEY: 'sk-ant-api03-demo-decoy' });
     if (exec.code !== 0) fail(`exec failed (exit ${exec.code}): ${redact(exec.stderr.trim())}`);
     else {
       const r = JSON.parse(exec.stdout.trim().split('\n').pop()!) as { text: string; via: string; dir: string; mode: string; profile: string; marker: string; apiKeySeen: boolean };

@@ -48,8 +48,8 @@ export async function runDoctor(ctx: CommandContext, opts: { json?: boolean; off
     }
     const report = {
       claude_wif_version: VERSION,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
+      node: ctx.io.proc.nodeVersion,
+      platform: ctx.io.proc.platform,
       generated_at: new Date(ctx.io.clock.now()).toISOString(),
       offline: Boolean(opts.offline),
       ok: failed.length === 0,

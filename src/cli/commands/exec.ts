@@ -46,8 +46,6 @@ async function proxySessionStore(plan: ReturnType<CommandContext['plan']>): Prom
   return memoryStore(plan.cache.backend === 'file' ? () => readCredentials(plan.cache.path) : undefined);
 }
 
-/** A CLI run in a real process (not captured in-process by tests) may exit or die by signal itself. */
-const isRealProcess = (ctx: CommandContext): boolean => ctx.io.stdout === process.stdout && ctx.io.stderr === process.stderr;
 
 /**
  * `claude-wif exec [--mode sidecar|token|proxy|federation] -- <command> [args…]`: parse, run the
@@ -80,31 +78,24 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
     passEnv: opts.passEnv ?? [],
     cwd: ctx.io.cwd,
     stderr: ctx.io.stderr,
+    signals: ctx.io.proc.signals,
   });
   store?.clear();
   const code = exitStatus(result);
-  if (isRealProcess(ctx)) finishProcess(result, code);
+  endLikeTheChild(ctx, result, code);
   return code;
 }
 
 /**
- * Ends a real process the way the child ended. A child that died of SIGINT/SIGTERM/SIGHUP…: the
+ * Ends the process the way the child ended. A child that died of SIGINT/SIGTERM/SIGHUP…: the
  * parent dies of the same signal (after cleaning up), so a calling shell sees "killed by signal"
  * and, for ^C, stops a script loop as it would for the bare command. Signals that would dump core
  * are reported as 128+N instead (no core file of the wrapper). Exiting explicitly also means an
  * abandoned refresh (a slow token endpoint) never keeps the parent alive after the child is gone.
+ * In-process (tests) the stand-in records both and the command returns the code.
  */
-function finishProcess(result: ChildResult, code: number): never {
+function endLikeTheChild(ctx: CommandContext, result: ChildResult, code: number): void {
   const sig = result.signal;
-  if (result.code === null && sig && RERAISABLE_SIGNALS.includes(sig)) {
-    process.removeAllListeners(sig);
-    try {
-      process.kill(process.pid, sig);
-      // The default action applies to the whole process whichever thread takes the signal; give it a moment.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    } catch {
-      /* fall through to the numeric status */
-    }
-  }
-  process.exit(code);
+  if (result.code === null && sig && RERAISABLE_SIGNALS.includes(sig)) ctx.io.proc.dieOf(sig);
+  ctx.io.proc.exit(code);
 }

@@ -49,11 +49,11 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
     if (!opts.printSecret) {
       secretFile = opts.secretFile
         ? resolvePath(ctx.io.cwd, opts.secretFile)
-        : join(plan.cacheDir.value, 'proxy', `proxy-${tcp?.kind === 'tcp' ? tcp.port : process.pid}.secret`);
+        : join(plan.cacheDir.value, 'proxy', `proxy-${tcp?.kind === 'tcp' ? tcp.port : ctx.io.proc.pid}.secret`);
       ensurePrivateDir(dirname(secretFile));
       writeFileAtomic(secretFile, `${secret}\n`, 0o600);
       const path = secretFile;
-      process.once('exit', () => removeQuietly(path));
+      ctx.io.proc.onExit(() => removeQuietly(path));
     }
     const info = {
       url: proxy.url ?? null,
@@ -62,7 +62,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
       profile: plan.profile?.name ?? null,
       secret_file: secretFile ?? null,
       ...(opts.printSecret ? { secret } : {}),
-      pid: process.pid,
+      pid: ctx.io.proc.pid,
     };
     ctx.io.stdout.write(`${JSON.stringify(info)}\n`);
     log.info(`proxy: forwarding ${[proxy.url, socket?.kind === 'unix' ? `unix:${socket.path}` : undefined].filter(Boolean).join(' and ')} to ${plan.baseUrl.value}${secretFile ? `; the session secret is in ${secretFile}` : ''}`);

@@ -128,12 +128,12 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
 
   await new Promise<void>((resolve) => {
     const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
+      ctx.io.proc.signals.off('SIGINT', done);
+      ctx.io.proc.signals.off('SIGTERM', done);
       resolve();
     };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
+    ctx.io.proc.signals.on('SIGINT', done);
+    ctx.io.proc.signals.on('SIGTERM', done);
   });
   await running.stop();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
