@@ -72,12 +72,12 @@ export function renderTemplate(text, values, chart, name = 'template') {
 }
 
 /** The chart rendered with `values` (merged over values.yaml one level deep): YAML documents joined with ---. */
-export function renderChart(overrides = {}) {
+export function renderChart(overrides = {}, only = undefined) {
   const chart = YAML.parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
   const values = YAML.parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
   for (const [k, v] of Object.entries(overrides)) values[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...values[k], ...v } : v;
   const docs = [];
-  for (const f of readdirSync(join(CHART, 'templates')).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(join(CHART, 'templates')).filter((n) => n.endsWith('.yaml') && (only === undefined || n === only)).sort()) {
     const text = renderTemplate(readFileSync(join(CHART, 'templates', f), 'utf8'), values, chart, f).trim();
     if (text) docs.push(`# Source: claude-wif-csi-provider/templates/${f}\n${text}`);
   }
@@ -90,7 +90,7 @@ export const OUTPUTS = {
   'deploy/manifests/provider.yaml': () => HEADER('default values') + renderChart(),
   'deploy/manifests/examples.yaml': () =>
     HEADER('--set examples.enabled=true, the examples only') +
-    renderChart({ examples: { enabled: true } }).split('\n---\n').filter((d) => d.includes('templates/examples.yaml')).join('\n---\n'),
+    renderChart({ examples: { enabled: true } }, 'examples.yaml'),
 };
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -67,6 +67,8 @@ describe('deploy/', () => {
     expect(seen.length).toBeGreaterThanOrEqual(8);
     for (const { file, doc } of seen) expect(() => validate(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`).not.toThrow();
     expect(new Set(seen.map((s) => s.doc.kind))).toEqual(new Set(['DaemonSet', 'ServiceAccount', 'CSIDriver', 'SecretProviderClass', 'Pod']));
+    expect(docs(read('deploy/manifests/examples.yaml')).map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(['SecretProviderClass/anthropic', 'Pod/sdk-app-root', 'Pod/sdk-app-nonroot']);
+    expect(docs(read('deploy/manifests/provider.yaml')).map((d) => d.kind).sort()).toEqual(['DaemonSet', 'ServiceAccount']);
   });
 
   it('the validation can fail: a broken DaemonSet and a non-string SecretProviderClass parameter are refused', () => {
