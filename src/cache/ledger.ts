@@ -1,11 +1,15 @@
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { WifError } from '../util/errors.js';
 import { ensurePrivateDir } from '../util/fsx.js';
 import { LEEWAY_SECONDS } from '../protocol.js';
 import { describeAge } from '../util/jwt.js';
+import { pidAlive } from '../util/pid.js';
+import { ledgerDir, ledgerEntryPath, ledgerRoot } from './layout.js';
+
+export { ledgerDir } from './layout.js';
 
 /**
  * Assertions that may have reached a token endpoint, per issuer: one small file per assertion id,
@@ -18,10 +22,6 @@ import { describeAge } from '../util/jwt.js';
  * endpoint refused (401/403/invalid_grant) may be sent again when the configuration changed or
  * when the user asks for it (`cache forget`), because a refusal does not consume it.
  */
-export function ledgerDir(cacheDir: string, issuer: string | undefined): string {
-  return join(cacheDir, 'ledger', createHash('sha256').update(issuer ?? '(no iss)').digest('hex').slice(0, 24));
-}
-
 /** What happened to an assertion, as recorded. */
 export interface LedgerEntry {
   /** Forget the entry after this (unix seconds): the JWT's exp plus the server's leeway. */
@@ -87,15 +87,6 @@ function writeEntry(file: string, entry: LedgerEntry): void {
   renameSync(tmp, file);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A refusal by the endpoint: the assertion was looked at and turned down, not consumed. */
 const isRefusal = (e: LedgerEntry | undefined): boolean => e?.state === 'refused';
 
@@ -103,7 +94,7 @@ export function reserveAssertion(o: ReserveOptions): Reservation {
   const dir = ledgerDir(o.cacheDir, o.issuer);
   ensurePrivateDir(dir);
   prune(dir, o.nowSeconds);
-  const file = join(dir, o.assertionId);
+  const file = ledgerEntryPath(o.cacheDir, o.issuer, o.assertionId);
   const entry: LedgerEntry = { exp: o.exp + LEEWAY_SECONDS, used_at: o.nowSeconds, state: 'sending', key: o.key, pid: process.pid, host: hostname() };
   let fd: number;
   try {
@@ -193,7 +184,7 @@ function takeOver(file: string, seen: LedgerEntry): boolean {
  * or undefined when nothing was.
  */
 export function forgetAssertion(cacheDir: string, issuer: string | undefined, assertionId: string): LedgerEntry | undefined {
-  const file = join(ledgerDir(cacheDir, issuer), assertionId);
+  const file = ledgerEntryPath(cacheDir, issuer, assertionId);
   const entry = readEntry(file);
   try {
     unlinkSync(file);
@@ -206,7 +197,7 @@ export function forgetAssertion(cacheDir: string, issuer: string | undefined, as
 
 /** The recorded entry for an assertion, if any (doctor, exec --mode federation). */
 export function ledgerEntry(cacheDir: string, issuer: string | undefined, assertionId: string): LedgerEntry | undefined {
-  const file = join(ledgerDir(cacheDir, issuer), assertionId);
+  const file = ledgerEntryPath(cacheDir, issuer, assertionId);
   const e = readEntry(file);
   if (e) return e;
   try {
@@ -275,4 +266,50 @@ function prune(dir: string, nowSeconds: number): void {
       /* being written, or already removed */
     }
   }
+}
+
+export interface LedgerSummary {
+  path: string;
+  /** One directory per issuer (hashed); entries are hashes of used assertion ids, never JWTs. */
+  issuers: Array<{ dir: string; entries: number; live: number }>;
+  entries: number;
+}
+
+/** What the ledger holds, for `cache list`: entries per issuer directory, and how many are still live at `nowSeconds`. */
+export function ledgerSummary(cacheDir: string, nowSeconds: number): LedgerSummary {
+  const path = ledgerRoot(cacheDir);
+  const issuers: LedgerSummary['issuers'] = [];
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(path);
+  } catch {
+    /* none */
+  }
+  for (const d of dirs.sort()) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(path, d));
+    } catch {
+      continue;
+    }
+    let live = 0;
+    for (const n of names) {
+      try {
+        const { exp } = JSON.parse(readFileSync(join(path, d, n), 'utf8')) as { exp?: number };
+        if (typeof exp === 'number' && exp >= nowSeconds) live++;
+      } catch {
+        /* being written */
+      }
+    }
+    issuers.push({ dir: join(path, d), entries: names.length, live });
+  }
+  return { path, issuers, entries: issuers.reduce((a, i) => a + i.entries, 0) };
+}
+
+/** Removes the whole ledger; returns its path when there was one. */
+export function clearLedger(cacheDir: string): string | undefined {
+  const path = ledgerRoot(cacheDir);
+  if (!existsSync(path)) return undefined;
+  rmSync(path, { recursive: true, force: true });
+  return path;
 }

@@ -1,9 +1,11 @@
-import { closeSync, existsSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Clock } from '../util/clock.js';
 import { ensurePrivateDir } from '../util/fsx.js';
+import { pidAlive } from '../util/pid.js';
+import { isLockFile, locksDir } from './layout.js';
 
 interface Owner {
   pid: number;
@@ -40,13 +42,9 @@ function readOwner(path: string): Owner | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** The holder is a live process on this host (a holder on another host cannot be checked). */
+function holderAlive(owner: Owner): boolean {
+  return owner.host === hostname() && pidAlive(owner.pid);
 }
 
 /**
@@ -71,7 +69,7 @@ function abandoned(owner: Owner | undefined, now: number, staleMs: number): bool
   if (!owner) return false;
   if (now - owner.at > staleMs) return true;
   // kill -9 of the holder leaves the file behind: a dead pid on this host frees it at once.
-  return owner.host === hostname() && !pidAlive(owner.pid);
+  return owner.host === hostname() && !holderAlive(owner);
 }
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
@@ -211,4 +209,39 @@ function breakLock(path: string, seen: Owner | undefined): void {
       /* gone */
     }
   }
+}
+
+export interface LockEntry {
+  path: string;
+  pid: number | null;
+  age_seconds: number | null;
+  /** A live process on this host holds it. */
+  held: boolean;
+}
+
+/** The lock files in the cache directory and whether a live process holds each (for `cache list`, `cache clear` and doctor). */
+export function listLocks(cacheDir: string, nowMs: number): LockEntry[] {
+  const dir = locksDir(cacheDir);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter(isLockFile);
+  } catch {
+    return [];
+  }
+  return names.sort().map((n) => {
+    const path = join(dir, n);
+    try {
+      const o = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; host?: string; at?: number };
+      const pid = typeof o.pid === 'number' ? o.pid : null;
+      return { path, pid, age_seconds: typeof o.at === 'number' ? Math.round((nowMs - o.at) / 1000) : null, held: pid !== null && typeof o.host === 'string' && holderAlive({ pid, host: o.host, nonce: '', at: 0 }) };
+    } catch {
+      let age: number | null = null;
+      try {
+        age = Math.round((nowMs - statSync(path).mtimeMs) / 1000);
+      } catch {
+        /* gone */
+      }
+      return { path, pid: null, age_seconds: age, held: false };
+    }
+  });
 }

@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import { readEnv } from '../config/paths.js';
 import { readPlanCredentials, type TokenToStore } from '../cache/file-store.js';
+import { lockPath as lockPathFor } from '../cache/layout.js';
 import type { TokenStore } from '../cache/store.js';
 import { cachedToken, type AccessToken } from './cache-hit.js';
 import type { Clock } from '../util/clock.js';
@@ -62,7 +62,7 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   const { acquireLock } = await import('../cache/lock.js');
   const { requestMs, overallMs } = timeouts(deps.env);
   const started = deps.clock.now();
-  const lockPath = join(plan.cacheDir.value, 'locks', `${plan.cache.key}.lock`);
+  const lockPath = lockPathFor(plan.cacheDir.value, plan.cache.key);
   // Another process that refreshed while we waited satisfies us, even for --force-refresh.
   const refreshedSinceStart = (): AccessToken | undefined => {
     const t = cachedToken(plan, deps, minTtl, store);

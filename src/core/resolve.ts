@@ -16,6 +16,7 @@ import { validateBaseUrl, validateId } from '../config/ids.js';
 import { OWN_KEY, readProfile, type ProfileFile } from '../config/profile.js';
 import { WifError } from '../util/errors.js';
 import { hash128 } from '../util/hash.js';
+import { tokenPath } from '../cache/layout.js';
 import { isKnownSource, unknownSourceError } from '../identity/names.js';
 
 // Until src/run and src/cli import it from protocol.ts.
@@ -306,7 +307,7 @@ export function resolvePlan(input: ResolveInput): Plan {
   } else {
     cache = {
       kind: 'claude-wif-cache',
-      path: join(cacheDir.value, 'tokens', `${key}.json`),
+      path: tokenPath(cacheDir.value, key),
       key,
       origin: `claude-wif cache (${cacheDir.origin}); env-only configuration has no profile credentials file`,
       ...backend,

@@ -1,7 +1,9 @@
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSecretFile } from '../cache/file-store.js';
-import { ledgerDir } from '../cache/ledger.js';
+import { CACHE_SUBDIRS } from '../cache/layout.js';
+import { ledgerEntry } from '../cache/ledger.js';
+import { listLocks } from '../cache/lock.js';
 import { isFresh } from '../cache/policy.js';
 import { openTokenStore } from '../cache/store.js';
 import { readEnv, resolveConfigDir, type Env } from '../config/paths.js';
@@ -288,7 +290,7 @@ export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResul
   }
   // claude-wif's own directory: ledger and locks.
   const dir = plan.cacheDir.value;
-  for (const sub of ['', 'ledger', 'locks', 'tokens']) {
+  for (const sub of ['', ...CACHE_SUBDIRS]) {
     const p = join(dir, sub);
     try {
       const st = statSync(p);
@@ -300,21 +302,12 @@ export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResul
       /* absent */
     }
   }
-  let stale = 0;
-  try {
-    for (const n of readdirSync(join(dir, 'locks'))) {
-      if (!n.endsWith('.lock')) continue;
-      const st = statSync(join(dir, 'locks', n));
-      if (deps.clock.now() - st.mtimeMs > 120_000) stale++;
-    }
-  } catch {
-    /* none */
-  }
+  const stale = listLocks(dir, deps.clock.now()).filter((l) => !l.held).length;
   out.push({
     id: 'cache_dir',
     title: 'Cache directory',
     status: 'pass',
-    detail: `${dir} (${plan.cacheDir.origin})${stale ? `; ${stale} old lock file(s), freed automatically when their holder is gone (\`claude-wif cache clear --all\` removes them)` : ''}`,
+    detail: `${dir} (${plan.cacheDir.origin})${stale ? `; ${stale} lock file(s) not held by a live process, freed by the next refresh (\`claude-wif cache clear --all\` removes them)` : ''}`,
     data: { stale_locks: stale },
   });
   return out;
@@ -412,7 +405,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
   } else if (got.mintsOnDemand) {
     result.push({ id: 'jti_rotation', title: rotTitle, status: 'pass', detail: `${got.source} mints a fresh JWT for every exchange` });
   } else {
-    const used = existsSync(join(ledgerDir(plan.cacheDir.value, c.iss), c.assertionId));
+    const used = ledgerEntry(plan.cacheDir.value, c.iss, c.assertionId) !== undefined;
     // Kubelet and spiffe-helper rotate at about 80 % of the JWT's life.
     const rotation = Math.round(lifetime * 0.8);
     const tokenLifetime = mintedTokenLifetime(DEFAULT_TOKEN_LIFETIME_SECONDS, left);

@@ -6,6 +6,7 @@ import { readEnv } from '../config/paths.js';
 import type { AccessToken } from '../core/credentials.js';
 import type { EnvAssignment } from '../output/credential-env.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { pidAlive } from '../util/pid.js';
 
 /**
  * The sidecar profile (spec §5): a private config directory holding a minimal `user_oauth`
@@ -59,15 +60,6 @@ export function sidecarBaseDir(env: Env): string {
   }
   return readEnv(env, 'TMPDIR') ?? tmpdir();
 }
-
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Removes directories left by a parent that could not clean up (SIGKILL, power loss): ours, by

@@ -1,8 +1,10 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { readCredentials, type CachedToken } from '../../cache/file-store.js';
+import { isTokenFile, locksDir, tokensDir } from '../../cache/layout.js';
+import { clearLedger, ledgerSummary } from '../../cache/ledger.js';
+import { listLocks } from '../../cache/lock.js';
 import { isFresh } from '../../cache/policy.js';
 import { openTokenStore, type TokenStore } from '../../cache/store.js';
 import { resolveCacheDir, resolveConfigDir, type Located } from '../../config/paths.js';
@@ -77,94 +79,14 @@ async function profileTokens(ctx: CommandContext, plans: ProfilePlan[], now: num
 }
 
 function envTokens(cacheDir: string, now: number): TokenEntry[] {
-  const dir = join(cacheDir, 'tokens');
+  const dir = tokensDir(cacheDir);
   let names: string[] = [];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+    names = readdirSync(dir).filter(isTokenFile);
   } catch {
     /* none */
   }
   return names.sort().map((n) => readEntry(null, { backend: 'file', location: join(dir, n), read: () => readCredentials(join(dir, n)) }, now));
-}
-
-export interface LedgerSummary {
-  path: string;
-  /** One directory per issuer (hashed); entries are hashes of used assertion ids, never JWTs. */
-  issuers: Array<{ dir: string; entries: number; live: number }>;
-  entries: number;
-}
-
-function ledgerSummary(cacheDir: string, now: number): LedgerSummary {
-  const path = join(cacheDir, 'ledger');
-  const issuers: LedgerSummary['issuers'] = [];
-  let dirs: string[] = [];
-  try {
-    dirs = readdirSync(path);
-  } catch {
-    /* none */
-  }
-  for (const d of dirs.sort()) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(join(path, d));
-    } catch {
-      continue;
-    }
-    let live = 0;
-    for (const n of names) {
-      try {
-        const { exp } = JSON.parse(readFileSync(join(path, d, n), 'utf8')) as { exp?: number };
-        if (typeof exp === 'number' && exp >= now) live++;
-      } catch {
-        /* being written */
-      }
-    }
-    issuers.push({ dir: join(path, d), entries: names.length, live });
-  }
-  return { path, issuers, entries: issuers.reduce((a, i) => a + i.entries, 0) };
-}
-
-export interface LockEntry {
-  path: string;
-  pid: number | null;
-  age_seconds: number | null;
-  /** A live process on this host holds it. */
-  held: boolean;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function locks(cacheDir: string, nowMs: number): LockEntry[] {
-  const dir = join(cacheDir, 'locks');
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.lock'));
-  } catch {
-    return [];
-  }
-  return names.sort().map((n) => {
-    const path = join(dir, n);
-    try {
-      const o = JSON.parse(readFileSync(path, 'utf8')) as { pid?: number; host?: string; at?: number };
-      const pid = typeof o.pid === 'number' ? o.pid : null;
-      return { path, pid, age_seconds: typeof o.at === 'number' ? Math.round((nowMs - o.at) / 1000) : null, held: pid !== null && o.host === hostname() && pidAlive(pid) };
-    } catch {
-      let age: number | null = null;
-      try {
-        age = Math.round((nowMs - statSync(path).mtimeMs) / 1000);
-      } catch {
-        /* gone */
-      }
-      return { path, pid: null, age_seconds: age, held: false };
-    }
-  });
 }
 
 /**
@@ -178,7 +100,7 @@ export async function runCacheList(ctx: CommandContext, opts: { json?: boolean }
   const plans = profilePlans(ctx, configDir);
   const tokens = [...(await profileTokens(ctx, plans, now)), ...envTokens(cacheDir.value, now)];
   const ledger = ledgerSummary(cacheDir.value, now);
-  const lockList = locks(cacheDir.value, ctx.io.clock.now());
+  const lockList = listLocks(cacheDir.value, ctx.io.clock.now());
   const profileErrors = plans.filter((p) => p.error).map((p) => ({ profile: p.name, error: p.error!.toJSON() }));
   if (opts.json) {
     ctx.io.stdout.write(`${JSON.stringify({ config_dir: configDir, cache_dir: cacheDir, tokens, profile_errors: profileErrors, ledger, locks: lockList }, null, 2)}\n`);
@@ -210,7 +132,7 @@ export async function runCacheList(ctx: CommandContext, opts: { json?: boolean }
   for (const p of profileErrors) out += `${c.bad('warning:')} profile ${p.profile}: ${String(p.error['message'])}\n`;
   out += `\nledger  ${ledger.entries} used assertion id(s) in ${ledger.issuers.length} issuer dir(s) at ${ledger.path} (hashes only)\n`;
   const stale = lockList.filter((l) => !l.held).length;
-  out += `locks   ${lockList.length} lock file(s)${stale ? `, ${stale} not held by a live process` : ''} at ${join(cacheDir.value, 'locks')}\n`;
+  out += `locks   ${lockList.length} lock file(s)${stale ? `, ${stale} not held by a live process` : ''} at ${locksDir(cacheDir.value)}\n`;
   ctx.io.stdout.write(out);
   return 0;
 }
@@ -253,12 +175,9 @@ export async function runCacheClear(ctx: CommandContext, opts: { all?: boolean; 
       unlinkSync(t.location);
       removed.push(t.location);
     }
-    const ledger = join(cacheDir.value, 'ledger');
-    if (existsSync(ledger)) {
-      rmSync(ledger, { recursive: true, force: true });
-      removed.push(ledger);
-    }
-    for (const l of locks(cacheDir.value, ctx.io.clock.now())) {
+    const ledger = clearLedger(cacheDir.value);
+    if (ledger) removed.push(ledger);
+    for (const l of listLocks(cacheDir.value, ctx.io.clock.now())) {
       if (l.held) kept.push(`${l.path} (held by pid ${l.pid})`);
       else {
         rmSync(l.path, { force: true });

@@ -1,9 +1,10 @@
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
 import { startKeeper } from '../../run/keeper.js';
 import { parseListen } from '../../run/listen.js';
 import { MIN_REQUEST_TTL_SECONDS, newProxySecret, startProxy } from '../../run/injecting-proxy.js';
+import { proxySecretPath } from '../../cache/layout.js';
 import { WifError } from '../../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
 import { daemonLogger, exitSoon, untilStopSignal } from './daemon.js';
@@ -49,7 +50,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
     if (!opts.printSecret) {
       secretFile = opts.secretFile
         ? resolvePath(ctx.io.cwd, opts.secretFile)
-        : join(plan.cacheDir.value, 'proxy', `proxy-${tcp?.kind === 'tcp' ? tcp.port : ctx.io.proc.pid}.secret`);
+        : proxySecretPath(plan.cacheDir.value, tcp?.kind === 'tcp' ? tcp.port : ctx.io.proc.pid);
       ensurePrivateDir(dirname(secretFile));
       writeFileAtomic(secretFile, `${secret}\n`, 0o600);
       const path = secretFile;
