@@ -288,7 +288,8 @@ export function ledgerSummary(cacheDir: string, nowSeconds: number): LedgerSumma
   for (const d of dirs.sort()) {
     let names: string[] = [];
     try {
-      names = readdirSync(join(path, d));
+      // Entries only: not a replacement being written (.tmp) or a take-over mutex.
+      names = readdirSync(join(path, d)).filter((n) => !n.endsWith('.tmp') && !n.endsWith('.takeover'));
     } catch {
       continue;
     }
