@@ -29,7 +29,7 @@ _claude_wif_options() {
     'proxy') echo '--listen --secret-file --print-secret --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'agent') echo '--dir --proxy --proxy-secret-file --health --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
-    'sandbox') echo '--port --config --token-lifetime --jwt-lifetime --write-profile --activate --demo --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'sandbox') echo '--port --config --token-lifetime --jwt-lifetime --write-profile --activate --demo --platform --write-env --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'csi-provider') echo '--socket --rotation-interval --max-cached --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'configure') echo '--organization-id --federation-rule-id --service-account-id --workspace-id --base-url --identity-token-file --identity-variable --identity-command --identity-timeout-ms --audience --resource --client-id --identity-scope --tenant-id --region --signing-algorithm --duration-seconds --socket --issuer --private-key-path --key-id --identity-tag --identity-option --activate --dry-run --yes --no-input --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'profiles') echo '--help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
@@ -49,7 +49,7 @@ _claude_wif_options() {
 
 _claude_wif_takes_value() {
   case "$1" in
-    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jti|--jwt-lifetime|--key-id|--listen|--max-cached|--max-file-size|--min-ttl|--mode|--organization-id|--pass-env|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-profile|-p) return 0 ;;
+    --audience|--base-url|--cache|--client-id|--config|--config-dir|--dir|--duration-seconds|--federation-rule-id|--format|--health|--identity-command|--identity-option|--identity-scope|--identity-source|--identity-tag|--identity-timeout-ms|--identity-token-file|--identity-variable|--issuer|--jti|--jwt-lifetime|--key-id|--listen|--max-cached|--max-file-size|--min-ttl|--mode|--organization-id|--pass-env|--platform|--port|--private-key-path|--profile|--proxy|--proxy-secret-file|--proxy-socket|--region|--resource|--rotation-interval|--secret-file|--service-account-id|--signing-algorithm|--socket|--target|--tenant-id|--token-lifetime|--workspace-id|--write-env|--write-profile|-p) return 0 ;;
   esac
   return 1
 }
@@ -93,6 +93,8 @@ _claude_wif() {
     --token-lifetime) COMPREPLY=() ;;
     --jwt-lifetime) COMPREPLY=() ;;
     --write-profile) COMPREPLY=() ;;
+    --platform) COMPREPLY=($(compgen -W 'github-actions gitlab kubernetes' -- "$cur")) ;;
+    --write-env) COMPREPLY=() ;;
     --socket) COMPREPLY=() ;;
     --rotation-interval) COMPREPLY=() ;;
     --max-cached) COMPREPLY=() ;;

@@ -24,7 +24,7 @@ function __claude_wif_path
             continue
         end
         switch $w
-            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jti --jwt-lifetime --key-id --listen --max-cached --max-file-size --min-ttl --mode --organization-id --pass-env --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-profile -p
+            case --audience --base-url --cache --client-id --config --config-dir --dir --duration-seconds --federation-rule-id --format --health --identity-command --identity-option --identity-scope --identity-source --identity-tag --identity-timeout-ms --identity-token-file --identity-variable --issuer --jti --jwt-lifetime --key-id --listen --max-cached --max-file-size --min-ttl --mode --organization-id --pass-env --platform --port --private-key-path --profile --proxy --proxy-secret-file --proxy-socket --region --resource --rotation-interval --secret-file --service-account-id --signing-algorithm --socket --target --tenant-id --token-lifetime --workspace-id --write-env --write-profile -p
                 set skip 1
             case "-*"
             case "*"
@@ -114,6 +114,8 @@ complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l jwt-lifetime -x -d 'l
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l write-profile -x -d 'write configs/<name>.json (and a rotating identity token file) into the config dir'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l activate -d 'with --write-profile: make it the active profile (active_config)'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l demo -d 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit'
+complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l platform -x -a 'github-actions gitlab kubernetes' -d 'also play this platform\'s identity side: the GitHub Actions OIDC token service, a GitLab job\'s id_tokens variable, or a kubelet-rotated projected token file'
+complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -l write-env -x -d 'with --platform: write that platform\'s environment as sh exports (0600), to `.` in a shell'
 complete -c claude-wif -n '__claude_wif_at \'sandbox\'' -s h -l help -d 'display help'
 complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -l socket -x -d 'the unix socket the driver connects to (default /var/run/secrets-store-csi-providers/claude-wif.sock)'
 complete -c claude-wif -n '__claude_wif_at \'csi-provider\'' -l rotation-interval -x -d 'longest gap between two rotation Mounts of a volume (driver --rotation-poll-interval plus kubelet\'s republish period); default 180'

@@ -49,7 +49,7 @@ $__claudeWifTree = @{
   }
   'sandbox' = @{
     commands = @()
-    options = @('--port', '--config', '--token-lifetime', '--jwt-lifetime', '--write-profile', '--activate', '--demo', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    options = @('--port', '--config', '--token-lifetime', '--jwt-lifetime', '--write-profile', '--activate', '--demo', '--platform', '--write-env', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'csi-provider' = @{
@@ -148,6 +148,8 @@ $__claudeWifValues = @{
   '--token-lifetime' = @{ kind = 'none' }
   '--jwt-lifetime' = @{ kind = 'none' }
   '--write-profile' = @{ kind = 'none' }
+  '--platform' = @{ kind = 'choices'; values = @('github-actions', 'gitlab', 'kubernetes') }
+  '--write-env' = @{ kind = 'none' }
   '--socket' = @{ kind = 'none' }
   '--rotation-interval' = @{ kind = 'none' }
   '--max-cached' = @{ kind = 'none' }

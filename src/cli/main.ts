@@ -4,6 +4,8 @@ import type { IO } from './io.js';
 import { toWifError, WifError } from '../util/errors.js';
 import { redact } from '../util/redact.js';
 import { VERSION } from '../version.js';
+import { addExamples } from './help.js';
+import { PLATFORMS } from '../sandbox/platforms.js';
 import { allSourceFlags, sourceFlagHelp } from '../config/source-options.js';
 
 type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
@@ -91,10 +93,6 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('--pass-env <name>', 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')
     .option('--proxy-socket <path>', 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  claude-wif exec -- claude -p "summarise README.md"\n  claude-wif --profile ci exec --mode token -- ./call-api.sh\n  claude-wif exec --mode proxy -- python app.py       # the app never holds a federated token\n  claude-wif exec --mode federation -- claude -p "…"  # the child exchanges; claude-wif keeps its JWT file fresh\n',
-    )
     .action(action(async () => (await import('./commands/exec.js')).runExec as Runner));
 
   program
@@ -136,6 +134,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('--write-profile <name>', 'write configs/<name>.json (and a rotating identity token file) into the config dir')
     .option('--activate', 'with --write-profile: make it the active profile (active_config)')
     .option('--demo', 'run the end-to-end demo (issuer → exchange → cache → API call → child process) and exit')
+    .addOption(new Option('--platform <name>', 'also play this platform\'s identity side: the GitHub Actions OIDC token service, a GitLab job\'s id_tokens variable, or a kubelet-rotated projected token file').choices([...PLATFORMS]))
+    .option('--write-env <file>', 'with --platform: write that platform\'s environment as sh exports (0600), to `.` in a shell')
     .action(action(async () => (await import('./commands/sandbox.js')).runSandbox as Runner));
 
   program
@@ -149,6 +149,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
 
   registerOperatorCommands(program, action);
 
+  addExamples(program);
   return program;
 }
 

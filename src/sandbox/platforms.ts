@@ -108,3 +108,64 @@ export function githubTokenService(baseUrl: string, mint: (o: MintOptions) => Pr
     },
   };
 }
+
+/** What a platform stand-in gives a shell: its environment, the identity source and options that read it, the subjects its tokens carry. */
+export interface PlatformSetup {
+  platform: Platform;
+  env: Record<string, string>;
+  identity: { source: string; options: Record<string, unknown> };
+  /** The federation rule's subject_prefix that accepts this platform's tokens. */
+  subjectPrefix: string;
+  stop(): void;
+}
+
+export interface PlatformSandbox {
+  issuerUrl: string;
+  github: GithubTokenService;
+  mint(o: MintOptions): Promise<string>;
+}
+
+/**
+ * Sets up a platform's side for a sandbox: the environment a job or pod of that platform would
+ * have. Kubernetes gets a projected-token file under `dir`, rewritten the way kubelet does it
+ * (at 80 % of the token's life); `write` must replace the file atomically, mode 0600.
+ */
+export async function setupPlatform(
+  platform: Platform,
+  sandbox: PlatformSandbox,
+  opts: { dir: string; audience: string; jwtLifetime?: number | undefined; write: (path: string, text: string) => void },
+): Promise<PlatformSetup> {
+  if (platform === 'github-actions') {
+    return {
+      platform,
+      env: { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: sandbox.github.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: sandbox.github.requestToken },
+      identity: { source: 'github-actions', options: {} },
+      subjectPrefix: 'repo:example/*',
+      stop() {},
+    };
+  }
+  if (platform === 'gitlab') {
+    // One ID token per job, as GitLab issues it: with single-use jti it can be exchanged once.
+    const jwt = await sandbox.mint(gitlabClaims(opts.audience));
+    return {
+      platform,
+      env: { GITLAB_CI: 'true', CI: 'true', CI_SERVER_URL: sandbox.issuerUrl, ANTHROPIC_ID_TOKEN: jwt },
+      identity: { source: 'gitlab', options: { variable: 'ANTHROPIC_ID_TOKEN' } },
+      subjectPrefix: 'project_path:example/*',
+      stop() {},
+    };
+  }
+  const lifetime = opts.jwtLifetime ?? 3600;
+  const path = `${opts.dir}/token`;
+  const rotate = async (): Promise<void> => opts.write(path, await sandbox.mint(kubernetesClaims(opts.audience, lifetime)));
+  await rotate();
+  const timer = setInterval(() => void rotate().catch(() => {}), Math.max(1, Math.floor(lifetime * 0.8)) * 1000);
+  timer.unref();
+  return {
+    platform,
+    env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '443' },
+    identity: { source: 'kubernetes', options: { path } },
+    subjectPrefix: 'system:serviceaccount:default:*',
+    stop: () => clearInterval(timer),
+  };
+}

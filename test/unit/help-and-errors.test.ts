@@ -73,3 +73,83 @@ describe('status with nothing configured', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'config_missing', exit_code: 2 } });
   });
 });
+
+describe('help', () => {
+  /** Words of an example line as a shell would split them, up to a pipe or redirection. */
+  function words(line: string): string[] {
+    const out: string[] = [];
+    let cur = '';
+    let quote: string | undefined;
+    let any = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (quote) {
+        if (ch === quote) quote = undefined;
+        else cur += ch;
+      } else if (ch === '"' || ch === "'") {
+        quote = ch;
+        any = true;
+      } else if (ch === ' ') {
+        if (cur || any) out.push(cur);
+        cur = '';
+        any = false;
+      } else if (ch === '|' || ch === '>') {
+        break;
+      } else cur += ch;
+    }
+    if (cur || any) out.push(cur);
+    return out;
+  }
+
+  async function program() {
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const p = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: h.home, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false }, () => {});
+    return p;
+  }
+
+  it('every command has examples, and its help shows them and the global options', async () => {
+    const { EXAMPLES, commandPath } = await import('../../src/cli/help.js');
+    const p = await program();
+    const leaves: import('commander').Command[] = [];
+    const walk = (c: import('commander').Command): void => {
+      for (const s of c.commands) (s.commands.length ? walk(s) : leaves.push(s));
+    };
+    walk(p);
+    for (const cmd of leaves) {
+      const name = commandPath(cmd);
+      expect(EXAMPLES[name]?.length, `no examples for ${name}`).toBeGreaterThan(0);
+      const help = cmd.helpInformation();
+      expect(help, name).toContain('Global Options:');
+      expect(help, name).toContain('--profile <name>');
+    }
+    for (const name of Object.keys(EXAMPLES)) expect(leaves.map(commandPath), `examples for a command that does not exist: ${name}`).toContain(name);
+  });
+
+  it('every example is accepted by the parser (commands, options, choices)', async () => {
+    const { EXAMPLES } = await import('../../src/cli/help.js');
+    const { CommanderError } = await import('commander');
+    for (const [name, examples] of Object.entries(EXAMPLES)) {
+      for (const [line] of examples) {
+        const argv = words(line);
+        if (argv[0] !== 'claude-wif') continue;
+        const p = await program();
+        // Parse only: every action is replaced by one that records what was chosen.
+        let ran: string | undefined;
+        const stub = (c: import('commander').Command): void => {
+          for (const s of c.commands) {
+            s.action(() => void (ran = s.name()));
+            stub(s);
+          }
+        };
+        stub(p);
+        try {
+          await p.parseAsync(argv.slice(1), { from: 'user' });
+        } catch (err) {
+          if (err instanceof CommanderError) throw new Error(`example for ${name} does not parse: ${line}: ${err.message}`);
+          throw err;
+        }
+        expect(ran, line).toBe(name.split(' ').at(-1));
+      }
+    }
+  });
+});

@@ -16,6 +16,10 @@ export interface SandboxCommandOptions {
   writeProfile?: string;
   activate?: boolean;
   demo?: boolean;
+  /** Also play this platform's identity side (github-actions, gitlab, kubernetes). */
+  platform?: string;
+  /** Write the platform's environment here as sh exports (0600). */
+  writeEnv?: string;
 }
 
 function intOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
@@ -86,6 +90,12 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
     }
   }
   if (opts.activate && !opts.writeProfile) throw new WifError('usage_error', '--activate needs --write-profile <name>');
+  const { PLATFORMS } = await import('../../sandbox/platforms.js');
+  const platform = opts.platform as (typeof PLATFORMS)[number] | undefined;
+  if (platform !== undefined && !PLATFORMS.includes(platform)) {
+    throw new WifError('usage_error', `--platform ${JSON.stringify(opts.platform)} is not one of ${PLATFORMS.join(', ')}`);
+  }
+  if (opts.writeEnv && !platform) throw new WifError('usage_error', '--write-env needs --platform <name>');
 
   const configDir = resolveConfigDir(ctx.io.env, ctx.global.configDir).value;
   let identityDir: string;
@@ -99,6 +109,24 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
     identityDir = tempDir;
   }
   const running = await startSandboxWithIdentityFile({ port, config, tokenLifetime, jwtLifetime, identityDir, name });
+  let setup: import('../../sandbox/platforms.js').PlatformSetup | undefined;
+  if (platform) {
+    const { setupPlatform } = await import('../../sandbox/platforms.js');
+    const dir = join(identityDir, platform);
+    ensurePrivateDir(dir);
+    setup = await setupPlatform(platform, running.sandbox, { dir, audience: 'https://api.anthropic.com', jwtLifetime, write: (path, text) => writeFileAtomic(path, `${text}\n`, 0o600) });
+    // A rule for this platform's subjects (the Console rule a user would create for it), unless --config chose the rules.
+    if (!opts.config) for (const rule of running.sandbox.config.rules) rule.match = { ...rule.match, subject_prefix: setup.subjectPrefix };
+    // The profile reads the platform's identity the way a job or pod would, not the sandbox's own file.
+    const auth = { ...(running.profile['authentication'] as Record<string, unknown>) };
+    delete auth['identity_token'];
+    running.profile['authentication'] = auth;
+    running.profile['claude_wif'] = { identity: { source: setup.identity.source, ...setup.identity.options } };
+    if (opts.writeEnv) {
+      const { renderEnv } = await import('../../output/shells.js');
+      writeFileAtomic(opts.writeEnv, renderEnv('sh', Object.entries(setup.env).map(([n, value]) => ({ name: n, value }))), 0o600);
+    }
+  }
   let written: string | undefined;
   if (opts.writeProfile) {
     written = profilePath(configDir, opts.writeProfile);
@@ -117,6 +145,7 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
         identity_token_file: running.identityFile,
         ...(written ? { profile_path: written } : {}),
         profile: running.profile,
+        ...(setup ? { platform: { name: setup.platform, env: setup.env, ...(opts.writeEnv ? { env_file: opts.writeEnv } : {}) } } : {}),
       },
       null,
       2,
@@ -124,6 +153,7 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
   );
   const use = written ? (opts.activate ? 'claude-wif token' : `claude-wif --profile ${opts.writeProfile} token`) : `save "profile" above as ${join(configDir, 'configs', 'sandbox.json')}, then: claude-wif --profile sandbox token`;
   ctx.log.info(`sandbox running at ${s.url} (issuer ${s.issuerUrl}); identity token rotates in ${running.identityFile}`);
+  if (setup) ctx.log.info(`playing ${setup.platform}: ${opts.writeEnv ? `\`. ${opts.writeEnv}\` in a shell gives it` : 'the "platform.env" above is'} the environment of a ${setup.platform === 'kubernetes' ? 'pod' : 'job'} there`);
   ctx.log.info(`try: ${use}   — Ctrl-C to stop`);
 
   await new Promise<void>((resolve) => {
@@ -135,6 +165,7 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
     ctx.io.proc.signals.on('SIGINT', done);
     ctx.io.proc.signals.on('SIGTERM', done);
   });
+  setup?.stop();
   await running.stop();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   ctx.log.info('sandbox stopped');
