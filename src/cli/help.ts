@@ -82,6 +82,11 @@ export const EXAMPLES: Record<string, Array<[string, string]>> = {
     ['claude-wif --profile ci cache clear', 'forget that profile\'s token'],
     ['claude-wif cache clear --all', 'every token, the ledger and stale locks'],
   ],
+  audit: [
+    ['claude-wif audit', 'this directory, your shell start-up files, the SDK config dir, Claude Code settings and this environment'],
+    ['claude-wif audit infra/ .github/ --format sarif > audit.sarif', 'SARIF for GitHub code scanning'],
+    ['claude-wif audit --processes --format json', 'also the environments of your running processes, as JSON'],
+  ],
   completion: [
     ['claude-wif completion bash > ~/.local/share/bash-completion/completions/claude-wif', 'bash'],
     ['claude-wif completion zsh > "${fpath[1]}/_claude-wif"', 'zsh'],

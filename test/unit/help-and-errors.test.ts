@@ -1,3 +1,4 @@
+import { recordingProcess } from '../../src/cli/io.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,7 +104,7 @@ describe('help', () => {
 
   async function program() {
     const { buildProgram } = await import('../../src/cli/main.js');
-    const p = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: h.home, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false }, () => {});
+    const p = buildProgram({ stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: h.home, clock: { now: () => 0, sleep: async () => {} }, stdoutIsTTY: false, stderrIsTTY: false, stdinIsTTY: false, proc: recordingProcess() }, () => {});
     return p;
   }
 
