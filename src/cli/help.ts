@@ -87,6 +87,10 @@ export const EXAMPLES: Record<string, Array<[string, string]>> = {
     ['claude-wif audit infra/ .github/ --format sarif > audit.sarif', 'SARIF for GitHub code scanning'],
     ['claude-wif audit --processes --format json', 'also the environments of your running processes, as JSON'],
   ],
+  'cache forget': [
+    ['claude-wif cache forget', 'after fixing a denied exchange: let the current identity JWT be sent once more (tokens stay)'],
+    ['claude-wif cache forget --jti 5f0c…', 'forget one assertion by its jti'],
+  ],
   completion: [
     ['claude-wif completion bash > ~/.local/share/bash-completion/completions/claude-wif', 'bash'],
     ['claude-wif completion zsh > "${fpath[1]}/_claude-wif"', 'zsh'],

@@ -118,7 +118,7 @@ describe('help', () => {
     walk(p);
     for (const cmd of leaves) {
       const name = commandPath(cmd);
-      expect(EXAMPLES[name]?.length, `no examples for ${name}`).toBeGreaterThan(0);
+      expect(EXAMPLES[name]?.length ?? 0, `no examples for ${name}`).toBeGreaterThan(0);
       const help = cmd.helpInformation();
       expect(help, name).toContain('Global Options:');
       expect(help, name).toContain('--profile <name>');
