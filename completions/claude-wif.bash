@@ -25,7 +25,7 @@ _claude_wif_options() {
     'env') echo '--format --target --min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'credential-process') echo '--min-ttl --force-refresh --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'status') echo '--json --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
-    'exec') echo '--mode --target --scrub --no-scrub --allow-nested --pass-env --min-ttl --proxy-socket --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
+    'exec') echo '--mode --target --scrub --no-scrub --allow-nested --isolate --isolate-share-net --pass-env --min-ttl --proxy-socket --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'proxy') echo '--listen --secret-file --print-secret --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'agent') echo '--dir --proxy --proxy-secret-file --health --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;
     'identity') echo '--json --raw --audience --help --version --profile --config-dir --identity-source --cache --debug --quiet --no-color' ;;

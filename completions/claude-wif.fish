@@ -90,6 +90,8 @@ complete -c claude-wif -n '__claude_wif_at \'exec\'' -l target -x -a 'sdk claude
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l scrub -d 'set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 even where bubblewrap was not found (Claude Code then refuses to start without it); default: only where it was found'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l no-scrub -d 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools, and needs bubblewrap)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l allow-nested -d 'allow running inside another `claude-wif exec`'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l isolate -d 'Linux: run the child under bubblewrap in its own namespaces, with profiles, token caches, identity files, other users\' files and the parent\'s /proc out of sight and no network but the proxy (implies --mode proxy); refuses to run when isolation is unavailable'
+complete -c claude-wif -n '__claude_wif_at \'exec\'' -l isolate-share-net -d 'with --isolate: keep the host network (the child can then reach metadata servers and the token endpoint itself)'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l pass-env -x -d 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l min-ttl -x -d 'the first token must be valid for at least this long'
 complete -c claude-wif -n '__claude_wif_at \'exec\'' -l proxy-socket -x -d 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)'

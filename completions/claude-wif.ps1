@@ -29,7 +29,7 @@ $__claudeWifTree = @{
   }
   'exec' = @{
     commands = @()
-    options = @('--mode', '--target', '--scrub', '--no-scrub', '--allow-nested', '--pass-env', '--min-ttl', '--proxy-socket', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
+    options = @('--mode', '--target', '--scrub', '--no-scrub', '--allow-nested', '--isolate', '--isolate-share-net', '--pass-env', '--min-ttl', '--proxy-socket', '--help', '--version', '--profile', '--config-dir', '--identity-source', '--cache', '--debug', '--quiet', '--no-color')
     arg = @{ kind = 'none' }
   }
   'proxy' = @{

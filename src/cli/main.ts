@@ -90,6 +90,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .option('--scrub', 'set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 even where bubblewrap was not found (Claude Code then refuses to start without it); default: only where it was found')
     .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools, and needs bubblewrap)')
     .option('--allow-nested', 'allow running inside another `claude-wif exec`')
+    .option('--isolate', 'Linux: run the child under bubblewrap in its own namespaces, with profiles, token caches, identity files, other users\' files and the parent\'s /proc out of sight and no network but the proxy (implies --mode proxy); refuses to run when isolation is unavailable')
+    .option('--isolate-share-net', 'with --isolate: keep the host network (the child can then reach metadata servers and the token endpoint itself)')
     .option('--pass-env <name>', 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')
     .option('--proxy-socket <path>', 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)')

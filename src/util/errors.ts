@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   insecure_endpoint: { exit: EXIT.UNSAFE, summary: 'refused to send a credential over a non-https endpoint' },
   insecure_file: { exit: EXIT.UNSAFE, summary: 'refused a file other users could read or write, or a symlinked secret file' },
   static_credentials_found: { exit: EXIT.STATIC_CREDENTIALS, summary: '`claude-wif audit` found at least one static credential path (a key, a stored-secret reference, a credential in an environment)' },
+  isolation_unavailable: { exit: EXIT.UNSAFE, summary: '`exec --isolate` was asked for but this machine cannot isolate the child (no Linux, no bubblewrap, or no user namespaces); nothing was run' },
   exec_nested: { exit: EXIT.USAGE, summary: '`claude-wif exec` was started inside another `claude-wif exec` (pass --allow-nested to allow it)' },
   command_not_executable: { exit: 126, summary: '`claude-wif exec`: the command exists but could not be executed (permissions, not a program)' },
   command_not_found: { exit: 127, summary: '`claude-wif exec`: the command was not found (not on PATH, or no such file)' },

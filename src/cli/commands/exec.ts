@@ -18,6 +18,10 @@ export interface ExecOptions {
   proxySocket?: string;
   /** --pass-env NAME (repeatable): identity material the child gets anyway. */
   passEnv?: string[];
+  /** --isolate: bubblewrap namespaces around the child (implies --mode proxy). */
+  isolate?: boolean;
+  /** --isolate-share-net: keep the host network under --isolate. */
+  isolateShareNet?: boolean;
 }
 
 /**
@@ -53,7 +57,13 @@ async function proxySessionStore(plan: ReturnType<CommandContext['plan']>): Prom
  * with the child's own status.
  */
 export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Command): Promise<number> {
-  const mode = parseMode(opts.mode);
+  const mode = parseMode(opts.isolate && cmd.getOptionValueSource('mode') !== 'cli' ? 'proxy' : opts.mode);
+  if (opts.isolate && mode !== 'proxy') {
+    throw new WifError('usage_error', `--isolate works with --mode proxy only (not ${mode})`, {
+      hint: 'an isolated child holds no token: it reaches the API through the session proxy; drop --mode, or use --mode proxy',
+    });
+  }
+  if (opts.isolateShareNet && !opts.isolate) throw new WifError('usage_error', '--isolate-share-net needs --isolate');
   const minTtl = parseMinTtl(opts.minTtl);
   const argv = commandArgv(cmd);
   assertNotNested(ctx.io.env, Boolean(opts.allowNested));
@@ -63,8 +73,10 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
   const plan = ctx.plan();
   for (const w of execWarnings(plan)) ctx.log.warn(w);
   // A proxy session keeps its tokens in this process's memory (issue 12): nothing it mints is
-  // written where the child, running as the same user, could read it.
-  const store = mode === 'proxy' ? await proxySessionStore(plan) : undefined;
+  // written where the child, running as the same user, could read it. An isolated child cannot
+  // see the token cache at all, so an isolated session uses the cache like every other command
+  // (a later session reuses the token instead of needing a new JWT from a file source).
+  const store = mode === 'proxy' && !opts.isolate ? await proxySessionStore(plan) : undefined;
   const result = await runExecSession({
     mode,
     plan,
@@ -76,6 +88,7 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
     scrub: opts.scrub === undefined ? 'auto' : opts.scrub ? 'on' : 'off',
     proxySocket: opts.proxySocket,
     passEnv: opts.passEnv ?? [],
+    isolate: opts.isolate ? { network: opts.isolateShareNet ? 'host' : 'none' } : undefined,
     cwd: ctx.io.cwd,
     stderr: ctx.io.stderr,
     signals: ctx.io.proc.signals,

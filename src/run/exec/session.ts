@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { basename } from 'node:path';
 import { readEnv, type Env } from '../../config/paths.js';
 import type { CoreDeps } from '../../core/credentials.js';
@@ -77,6 +78,8 @@ export interface ExecRequest {
   proxySocket?: string | undefined;
   /** --pass-env: identity material the child keeps. */
   passEnv: readonly string[];
+  /** --isolate (proxy mode): bubblewrap around the child (run/isolation.ts); network 'none' unless --isolate-share-net. */
+  isolate?: { network: 'none' | 'host' } | undefined;
   cwd: string;
   /** Where the note about starting a shell goes. */
   stderr: Writable;
@@ -92,15 +95,26 @@ export interface ExecRequest {
 export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
   const { plan, deps } = r;
   const env = deps.env;
+  // Isolation asked for and unavailable: refuse before anything is obtained or started.
+  const iso = r.isolate ? await import('../isolation.js') : undefined;
+  const sandbox = iso ? iso.requireIsolation(iso.probeIsolation(env)) : undefined;
   const strategy = await loadMode(r.mode);
   const firstTtl = strategy.firstTokenTtl(r.minTtl);
   const token = firstTtl === undefined ? undefined : await r.tokens({ minTtl: firstTtl });
   const profileName = plan.profile?.name ?? 'env';
-  const scrub = decideScrub(r.scrub, env);
+  let scrub = decideScrub(r.scrub, env);
   if (scrub.disable) {
     // Said where Claude Code is (or may be, from a shell) the child; any other child is told nothing.
     if (r.target === 'claude-code' || r.command.shell) deps.log.warn(noScrubNotice(r.mode, scrub.bwrap));
     else deps.log.debug(`bubblewrap not found (${scrub.bwrap.how}): CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=0 for the child`);
+  } else if (sandbox && !sandbox.nested && scrub.scrub) {
+    // Claude Code runs its tools under its own bubblewrap, which cannot start inside this sandbox
+    // here (as root, bubblewrap's /proc protections stop a nested /proc), and would refuse to start.
+    const say = r.target === 'claude-code' || r.command.shell ? deps.log.warn.bind(deps.log) : deps.log.debug.bind(deps.log);
+    say(
+      `bubblewrap cannot run inside the isolation sandbox on this machine (${sandbox.nestedReason ?? 'nested sandbox refused'}), so Claude Code cannot sandbox its tools: CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=0 for the child. Its tools can use the session's proxy secret; they find no token and no identity material either way`,
+    );
+    scrub = { ...scrub, scrub: false, disable: true };
   }
 
   // Handlers first: from here on a signal can no longer kill the parent before it cleans up.
@@ -109,8 +123,15 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     onSignal: (s, fwd) => deps.log.debug(`received ${s}; ${fwd ? 'forwarded to the child' : 'not forwarded (the terminal already delivered it to the child, or no child yet)'}`),
   });
   let mode: RunningMode | undefined;
+  let privateDir: { dir: string; remove(): void } | undefined;
   try {
-    mode = await strategy.start({ plan, deps, tokens: r.tokens, token, target: r.target, minTtl: r.minTtl, cwd: r.cwd, proxySocket: r.proxySocket });
+    let proxySocket = r.proxySocket;
+    if (sandbox && r.isolate?.network === 'none' && !proxySocket) {
+      // The sandbox has no network but loopback: its forwarder reaches the proxy on a unix socket.
+      privateDir = (await import('../sidecar.js')).createPrivateDir(env);
+      proxySocket = `${privateDir.dir}/proxy.sock`;
+    }
+    mode = await strategy.start({ plan, deps, tokens: r.tokens, token, target: r.target, minTtl: r.minTtl, cwd: r.cwd, proxySocket });
     const { identityMaterial } = await import('../identity-material.js');
     const material = identityMaterial({ env, identity: plan.identity ? { source: plan.identity.source.value, options: plan.identity.options } : undefined, pass: r.passEnv });
     if (material.passed.length) deps.log.debug(`--pass-env: the child keeps identity material ${material.passed.join(', ')}`);
@@ -118,6 +139,11 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     const modeVars = scrub.disable ? [...mode.env, { name: SUBPROCESS_SCRUB_VAR, value: '0' }] : mode.env;
     const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: mode.baseUrl, marker: profileName, scrub: scrub.scrub, identity: material.vars });
     const childEnv = buildChildEnv(env, envPlan);
+    if (sandbox) {
+      // Inside, the proxy socket sits in the sandbox's private /tmp, and TMPDIR is that /tmp.
+      if (childEnv['CLAUDE_WIF_PROXY_SOCKET'] !== undefined) childEnv['CLAUDE_WIF_PROXY_SOCKET'] = iso!.INSIDE_PROXY_SOCKET;
+      childEnv['TMPDIR'] = '/tmp';
+    }
     // Names only, never values.
     deps.log.debug(
       `child environment: set ${envPlan.set.map((v) => v.name).join(', ')}; removed ${envPlan.unset.filter((n) => env[n] !== undefined).join(', ') || 'nothing (none was set)'}`,
@@ -131,13 +157,23 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     if (shell) {
       r.stderr.write(`claude-wif: no command given; starting ${shell} with ${r.mode} credentials for profile "${profileName}" (exit the shell to end the session)\n`);
     }
-    const running = await spawnChild({ file, args, env: childEnv, cwd: r.cwd, forwarder });
+    let running;
+    if (sandbox && iso) {
+      if (r.target === 'claude-code') iso.ensureClaudeDir(readEnv(env, 'HOME') ?? homedir());
+      const layout = iso.isolationLayout({ env, cwd: r.cwd, materialFiles: material.files, configDir: plan.configDir.value, network: r.isolate!.network, proxySocket, command: file });
+      deps.log.debug(`isolation: ${sandbox.bwrap}; hidden ${[...layout.hideDirs, ...layout.hideFiles].join(', ') || 'nothing'}; writable ${layout.writable.join(', ')}; network ${layout.network}`);
+      const port = Number(new URL(mode.baseUrl).port) || undefined;
+      running = await iso.spawnIsolated({ bwrap: sandbox.bwrap, layout, file, args, env: childEnv, proxyPort: port, forwarder });
+    } else {
+      running = await spawnChild({ file, args, env: childEnv, cwd: r.cwd, forwarder });
+    }
     mode.childStarted?.();
     const result = await running.exited;
     mode.childExited?.(result);
     return result;
   } finally {
     await mode?.close();
+    privateDir?.remove();
     forwarder.dispose();
   }
 }
