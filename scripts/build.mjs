@@ -1,12 +1,14 @@
-// Builds self-contained, minified bundles (source maps for our code):
-//   dist/claude-wif.cjs  the hot path (`token` and `env` answered from a fresh cache), CommonJS
-//                        because an ES module entry starts ~6 ms slower (bench/startup.mjs); run
-//                        from a V8 code cache written below
-//   dist/cli.mjs         the full CLI (commander, every command, the sandbox), an ES module that
-//                        bin/claude-wif imports only when the hot path does not answer
-//   dist/csi-grpc.mjs    gRPC for `csi-provider` alone, imported by that command only
-// Separate bundles rather than esbuild's code splitting: splitting scatters the hot path over many
-// small chunks, and every extra ES module costs start-up time (measured in bench/startup.mjs).
+// Builds the self-contained, minified bundles in dist/:
+//   claude-wif.cjs  the hot path: `token` and `env` answered from a fresh cache
+//   exec.cjs        the hot exec entry: `exec --mode sidecar|token` from a fresh cache, running the
+//                   same exec session as the full CLI (src/cli/hot-exec.ts)
+//   cli.mjs         the full CLI (commander, every command, the sandbox), an ES module that
+//                   bin/claude-wif imports only when no hot entry answers
+//   csi-grpc.mjs    gRPC for `claude-wif csi-provider` only (see below)
+// The hot entries are CommonJS, because an ES module entry starts ~6 ms slower, and run from a V8
+// code cache written below (bench/startup.mjs measures them). Separate bundles rather than
+// esbuild's code splitting: splitting scatters a hot path over many small chunks, and every extra
+// module costs start-up time. The two hot entries share source, not modules: each is whole.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 
@@ -27,7 +29,11 @@ const common = {
   define: { __CLAUDE_WIF_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 };
-await build({ ...common, format: 'cjs', entryPoints: ['src/cli/hot.ts'], outfile: 'dist/claude-wif.cjs' });
+// The hot entries run inside vm.Script (the code cache), where a real import() is not available:
+// esbuild turns dynamic imports into require() there.
+const hot = { ...common, format: 'cjs', supported: { 'dynamic-import': false } };
+await build({ ...hot, entryPoints: ['src/cli/hot.ts'], outfile: 'dist/claude-wif.cjs' });
+await build({ ...hot, entryPoints: ['src/cli/hot-exec.ts'], outfile: 'dist/exec.cjs' });
 rmSync(new URL('../dist/claude-wif.mjs', import.meta.url), { force: true });
 rmSync(new URL('../dist/csi-grpc.mjs.map', import.meta.url), { force: true });
 rmSync(new URL('../dist/claude-wif.mjs.map', import.meta.url), { force: true });
@@ -56,7 +62,7 @@ await build({
   banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
 });
 
-// V8 code cache for the hot path: run it once against a throwaway profile and cache (so the
+// V8 code cache for the hot entries: run each once against a throwaway profile and cache (so the
 // functions it compiles lazily are in the cache too), then save what V8 compiled. bin/claude-wif
 // loads it; a cache V8 rejects (other node version, other flags) only costs the normal compile.
 {

@@ -26,8 +26,10 @@ export interface HotArgs {
   target?: string | undefined;
   /** exec --mode (undefined = the default). */
   mode?: string | undefined;
-  /** exec: false with --no-scrub. */
-  scrub: boolean;
+  /** exec: true with --scrub, false with --no-scrub, undefined with neither. */
+  scrub: boolean | undefined;
+  /** exec --pass-env NAME (repeatable). */
+  passEnv: string[];
   /** exec --allow-nested. */
   allowNested: boolean;
   /** exec: everything after `--` (the child's argv; empty = $SHELL). */
@@ -40,7 +42,7 @@ export interface HotArgs {
 const COMMAND_OPTIONS: Record<HotCommand, Record<string, boolean>> = {
   token: { '--min-ttl': true, '--format': true },
   env: { '--min-ttl': true, '--format': true, '--target': true },
-  exec: { '--min-ttl': true, '--target': true, '--mode': true, '--no-scrub': false, '--allow-nested': false },
+  exec: { '--min-ttl': true, '--target': true, '--mode': true, '--pass-env': true, '--scrub': false, '--no-scrub': false, '--allow-nested': false },
 };
 /** Global options that take a value, and the flags the hot path can ignore. */
 const GLOBAL_VALUES: Record<string, 'profile' | 'configDir' | 'identitySource'> = {
@@ -60,7 +62,7 @@ const HOT_FORMATS: Record<HotCommand, readonly string[]> = {
 /** Parses `[global options] token|env|exec [options] [-- command…]`; undefined when anything else. */
 export function parseHotArgs(argv: readonly string[]): HotArgs | undefined {
   let command: HotCommand | undefined;
-  const out: Omit<HotArgs, 'command'> = { minTtl: 0, format: '', scrub: true, allowNested: false, child: [], quiet: false };
+  const out: Omit<HotArgs, 'command'> = { minTtl: 0, format: '', scrub: undefined, passEnv: [], allowNested: false, child: [], quiet: false };
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -85,15 +87,22 @@ export function parseHotArgs(argv: readonly string[]): HotArgs | undefined {
     if (takesValue === undefined) return undefined; // an operand, another command or an unknown option
     if (!takesValue) {
       if (inline !== undefined) return undefined;
-      if (name === '--no-scrub') out.scrub = false;
-      else if (name === '--allow-nested') out.allowNested = true;
+      if (name === '--scrub' || name === '--no-scrub') {
+        if (out.scrub !== undefined) return undefined; // both, or twice: commander's rules
+        out.scrub = name === '--scrub';
+      } else if (name === '--allow-nested') out.allowNested = true;
       continue;
     }
     // A value: inline (`--x=v`, never for the short -p) or the next argument (commander takes it
     // whatever it looks like). Repeating an option is left to commander's rules.
     if (inline !== undefined && name === '-p') return undefined;
     const value = inline ?? (i + 1 < argv.length ? argv[++i] : undefined);
-    if (value === undefined || seen.has(name)) return undefined;
+    if (value === undefined) return undefined;
+    if (name === '--pass-env') {
+      out.passEnv.push(value);
+      continue;
+    }
+    if (seen.has(name)) return undefined;
     seen.add(name);
     if (globalKey !== undefined) {
       if (value === '') return undefined;
@@ -113,13 +122,17 @@ export function parseHotArgs(argv: readonly string[]): HotArgs | undefined {
   return { command, ...out, format };
 }
 
-/** The plan and a fresh cached token for it, when the hot path can answer; otherwise undefined. */
-export function hotCacheHit(args: HotArgs, env: NodeJS.ProcessEnv, minTtl = args.minTtl): { plan: Plan; token: AccessToken } | undefined {
+/**
+ * The plan and a fresh cached token for it, when the hot path can answer; otherwise undefined.
+ * `warnings` picks the plan's warnings the command would print (default: all of them): with any,
+ * the full CLI answers.
+ */
+export function hotCacheHit(args: HotArgs, env: NodeJS.ProcessEnv, minTtl = args.minTtl, warnings: (plan: Plan) => readonly string[] = (p) => p.warnings): { plan: Plan; token: AccessToken } | undefined {
   if ((env['CLAUDE_WIF_LOG'] ?? '').toLowerCase() === 'debug') return undefined;
   try {
     const plan = resolvePlan({ env, profile: args.profile, configDir: args.configDir, identitySource: args.identitySource });
     // The OS keyring is opt-in and loads a native module: the full CLI handles it.
-    if (plan.warnings.length || plan.cache.backend !== 'file') return undefined;
+    if (warnings(plan).length || plan.cache.backend !== 'file') return undefined;
     const token = cachedToken(plan, { clock: systemClock }, minTtl);
     return token ? { plan, token } : undefined;
   } catch {

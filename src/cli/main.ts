@@ -1,12 +1,14 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
 import type { IO } from './io.js';
-import { toWifError, WifError } from '../util/errors.js';
-import { redact } from '../util/redact.js';
+import { WifError } from '../util/errors.js';
+import { reportError } from './report-error.js';
 import { VERSION } from '../version.js';
 import { addExamples } from './help.js';
 import { PLATFORMS } from '../sandbox/platforms.js';
 import { allSourceFlags, sourceFlagHelp } from '../config/source-options.js';
+
+export { reportError } from './report-error.js';
 
 type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
 
@@ -235,20 +237,6 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
     .description('print a shell completion script (bash, zsh, fish, powershell)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish', 'powershell']))
     .action(action(async () => (await import('./commands/completion.js')).runCompletion as Runner));
-}
-
-/** Prints an error to stderr (and as JSON on stdout for --json callers); returns its exit code. */
-export function reportError(ctx: Pick<CommandContext, 'io' | 'log'>, err: unknown, json: boolean): number {
-  const e = toWifError(err);
-  const lines = [`claude-wif: error: ${e.message}`];
-  if (e.hint) lines.push(`  fix: ${e.hint}`);
-  lines.push(`  (${e.code}, exit ${e.exitCode})`);
-  ctx.io.stderr.write(`${lines.join('\n')}\n`);
-  const cause = (e as { cause?: unknown }).cause;
-  if (e.code === 'internal_error' && err instanceof Error && err.stack) ctx.log.debug(redact(err.stack));
-  else if (cause instanceof Error) ctx.log.debug(`cause: ${cause.message}`);
-  if (json) ctx.io.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
-  return e.exitCode;
 }
 
 /** Runs the CLI in-process against the given IO; resolves to the exit code. */

@@ -36,7 +36,7 @@ export interface Sidecar {
   credentialsPath: string;
   /** ANTHROPIC_CONFIG_DIR and ANTHROPIC_PROFILE for the child. */
   env: EnvAssignment[];
-  /** Atomically replaces the credentials file (temp file + fsync + rename; readers see old or new). */
+  /** Atomically replaces the credentials file (temp file + rename; readers see old or new). */
   write(token: AccessToken): void;
   /** Removes the directory; idempotent, never throws. */
   remove(): void;
@@ -141,7 +141,8 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
     mkdirSync(credentials, { mode: 0o700 });
     const configPath = join(configs, `${opts.profile}.json`);
     const credentialsPath = join(credentials, `${opts.profile}.json`);
-    writeFileAtomic(configPath, `${JSON.stringify(SIDECAR_PROFILE, null, 2)}\n`, 0o600);
+    // Not durable (no fsync): the directory never outlives this process; see writeFileAtomic.
+    writeFileAtomic(configPath, `${JSON.stringify(SIDECAR_PROFILE, null, 2)}\n`, 0o600, { durable: false });
     return {
       dir,
       profile: opts.profile,
@@ -153,7 +154,7 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
       ],
       write(token) {
         if (priv.removed) return;
-        writeFileAtomic(credentialsPath, credentialsJson(token), 0o600);
+        writeFileAtomic(credentialsPath, credentialsJson(token), 0o600, { durable: false });
       },
       remove,
       get removed() {

@@ -126,18 +126,21 @@ describe('hot path: hands everything else to the full CLI', () => {
 
 describe('parseHotArgs', () => {
   it('exec: options before `--`, the child after it untouched', () => {
-    expect(parseHotArgs(['-q', 'exec', '--mode', 'token', '--no-scrub', '--allow-nested', '--target=sdk', '--min-ttl', '90', '--', 'claude', '-p', '--mode', '--'])).toEqual({
+    expect(parseHotArgs(['-q', 'exec', '--mode', 'token', '--no-scrub', '--allow-nested', '--pass-env', 'A', '--pass-env=B', '--target=sdk', '--min-ttl', '90', '--', 'claude', '-p', '--mode', '--'])).toEqual({
       command: 'exec',
       minTtl: 90,
       format: '',
       mode: 'token',
       target: 'sdk',
       scrub: false,
+      passEnv: ['A', 'B'],
       allowNested: true,
       quiet: true,
       child: ['claude', '-p', '--mode', '--'],
     });
-    expect(parseHotArgs(['exec'])).toMatchObject({ command: 'exec', child: [], scrub: true });
+    expect(parseHotArgs(['exec'])).toMatchObject({ command: 'exec', child: [], scrub: undefined, passEnv: [] });
+    expect(parseHotArgs(['exec', '--scrub', '--'])).toMatchObject({ scrub: true });
+    expect(parseHotArgs(['exec', '--scrub', '--no-scrub', '--'])).toBeUndefined();
     expect(parseHotArgs(['exec', 'true'])).toBeUndefined(); // no `--`: the full CLI explains
     expect(parseHotArgs(['exec', '--proxy-socket', '/x', '--', 'true'])).toBeUndefined();
   });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
 import { exitStatus, RERAISABLE_SIGNALS, type ChildResult } from '../../run/exec/child.js';
-import { parseMode } from '../../run/exec/modes.js';
+import { loadMode, parseMode } from '../../run/exec/modes.js';
 import { assertNotNested, childCommand, chooseTarget, execWarnings, runExecSession } from '../../run/exec/session.js';
 import { WifError } from '../../util/errors.js';
 import { parseMinTtl } from './token.js';
@@ -79,6 +79,7 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Comma
   const store = mode === 'proxy' && !opts.isolate ? await proxySessionStore(plan) : undefined;
   const result = await runExecSession({
     mode,
+    strategy: await loadMode(mode),
     plan,
     deps: ctx.deps,
     tokens: (o) => getAccessToken(plan, store ? { ...o, store } : o, ctx.deps),

@@ -1,6 +1,7 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { isatty } from 'node:tty';
 import type { Env } from '../../config/paths.js';
 import { DEFAULT_BASE_URL } from '../../core/resolve.js';
 import { EXPIRES_AT_VAR, type EnvAssignment } from '../../output/credential-env.js';
@@ -123,7 +124,18 @@ const readProcStat = (pid: number | 'self'): string | undefined => {
   }
 };
 
-export const processProbe = (): DeliveryProbe => ({ platform: process.platform, readStat: readProcStat, stdinIsTTY: Boolean(process.stdin.isTTY) });
+/**
+ * This process's probe. stdinIsTTY asks the descriptor (isatty), and only when a signal needs it:
+ * touching process.stdin would create the stdin stream, which loads a dozen modules and cost
+ * every `exec` start-up a few milliseconds.
+ */
+export const processProbe = (): DeliveryProbe => ({
+  platform: process.platform,
+  readStat: readProcStat,
+  get stdinIsTTY() {
+    return isatty(0);
+  },
+});
 
 /**
  * Did the terminal already deliver this signal to the child? Node gives a handler no siginfo, so

@@ -8,14 +8,15 @@ import { WifError } from '../../util/errors.js';
 import type { Writable } from '../../util/log.js';
 import { decideScrub, noScrubNotice, type ScrubChoice } from '../scrub.js';
 import { buildChildEnv, childEnvPlan, EXEC_MARKER_VAR, forwardSignals, spawnChild, SUBPROCESS_SCRUB_VAR, type ChildResult, type SignalSource } from './child.js';
-import { loadMode, type ExecMode, type RunningMode, type TokenSource } from './modes.js';
+import type { ExecMode, ExecModeStrategy, RunningMode, TokenSource } from './modes.js';
 
 /**
  * One `claude-wif exec` run, the library side of the command (as agent.ts is for `agent`):
  * the mode's strategy prepares the child's environment from a token source and starts what the
  * child needs; the child runs with signals forwarded; the strategy closes; the child's result
- * comes back. Kept free of commander, chalk and the CLI so a small entry can run it; each mode's
- * code is imported only when that mode runs.
+ * comes back. Kept free of commander, chalk and the CLI so a small entry can run it: the caller
+ * passes the mode's strategy (the command loads it with loadMode, so each mode's code is imported
+ * only when that mode runs; the hot exec entry, src/cli/hot-exec.ts, bundles only token and sidecar).
  */
 
 export interface ChildCommand {
@@ -64,6 +65,8 @@ export function execWarnings(plan: Plan): string[] {
 
 export interface ExecRequest {
   mode: ExecMode;
+  /** That mode's strategy (modes.ts loadMode). */
+  strategy: ExecModeStrategy;
   plan: Plan;
   /** env (the parent's environment), clock and log. */
   deps: CoreDeps;
@@ -98,7 +101,7 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
   // Isolation asked for and unavailable: refuse before anything is obtained or started.
   const iso = r.isolate ? await import('../isolation.js') : undefined;
   const sandbox = iso ? iso.requireIsolation(iso.probeIsolation(env)) : undefined;
-  const strategy = await loadMode(r.mode);
+  const strategy = r.strategy;
   const firstTtl = strategy.firstTokenTtl(r.minTtl);
   const token = firstTtl === undefined ? undefined : await r.tokens({ minTtl: firstTtl });
   const profileName = plan.profile?.name ?? 'env';
