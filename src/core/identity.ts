@@ -1,5 +1,5 @@
 import { reserveAssertion, type Reservation } from '../cache/ledger.js';
-import { detectSource } from '../identity/detect.js';
+import { chooseSource, type ChosenSource } from '../identity/inspect.js';
 import { loadSource } from '../identity/source.js';
 import { nowSeconds } from '../util/clock.js';
 import { preflightJwt, type PreflightResult } from '../util/jwt.js';
@@ -17,18 +17,12 @@ export interface ObtainedIdentity {
   reservation: Reservation | undefined;
 }
 
-/** Chooses the source (auto-detecting when asked), fetches the JWT and checks it locally. */
-export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number, deadline?: number): Promise<Omit<ObtainedIdentity, 'reservation'>> {
-  const identity = plan.identity!;
-  let name = identity.source.value;
-  let reason = `configured by ${identity.source.origin}`;
-  let options = identity.options;
-  if (name === 'auto') {
-    const d = detectSource(deps.env);
-    name = d.source;
-    reason = `auto-detected: ${d.reason}`;
-    options = { ...d.options, ...identity.options };
-  }
+/**
+ * Chooses the source (auto-detecting when asked, unless the caller already chose), fetches the JWT
+ * and checks it locally against the token endpoint's rules.
+ */
+export async function fetchIdentity(plan: Plan, deps: CoreDeps, timeoutMs: number, deadline?: number, chosen?: ChosenSource): Promise<Omit<ObtainedIdentity, 'reservation'>> {
+  const { name, reason, options } = chosen ?? (await chooseSource(plan.identity!, deps.env));
   const source = await loadSource(name);
   deps.log.debug(`identity source ${name} (${reason}): ${source.describe(options, deps.env)}`);
   // The overall deadline bounds the identity fetch too: no single request may outlast it.

@@ -10,7 +10,6 @@ import { readEnv, resolveConfigDir, type Env } from '../config/paths.js';
 import {
   DEFAULT_AUDIENCE,
   DEFAULT_BASE_URL,
-  DEFAULT_MAX_JWT_LIFETIME_SECONDS,
   DEFAULT_TOKEN_LIFETIME_SECONDS,
   LEEWAY_SECONDS,
   MAX_MAX_JWT_LIFETIME_SECONDS,
@@ -324,15 +323,14 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
   if (plan.kind !== 'oidc_federation' || !plan.identity) {
     return { ok: true, result: [{ id: 'identity', title, status: 'skip', detail: 'user_oauth profile: another process keeps its token file fresh' }] };
   }
-  const [{ detectSource }, { loadSource }] = await Promise.all([import('../identity/detect.js'), import('../identity/source.js')]);
+  const [{ chooseSource, inspectJwt, maxJwtLifetime }, { loadSource }] = await Promise.all([import('../identity/inspect.js'), import('../identity/source.js')]);
   let name = plan.identity.source.value;
   let why = plan.identity.source.origin;
+  let chosen;
   try {
-    if (name === 'auto') {
-      const d = await detectSource(deps.env);
-      name = d.source;
-      why = `auto-detected: ${d.reason}`;
-    }
+    chosen = await chooseSource(plan.identity, deps.env);
+    name = chosen.name;
+    if (plan.identity.source.value === 'auto') why = chosen.reason;
     const source = await loadSource(name);
     if (offline && source.mintsOnDemand) {
       return { ok: true, result: [{ id: 'identity', title, status: 'skip', detail: `${name} (${why}) fetches over the network; skipped with --offline` }] };
@@ -343,7 +341,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
   const { fetchIdentity } = await import('../core/identity.js');
   let got;
   try {
-    got = await fetchIdentity(plan, deps, timeoutMs);
+    got = await fetchIdentity(plan, deps, timeoutMs, undefined, chosen);
   } catch (err) {
     return { ok: false, result: [fromError('identity', title, err, { source: name, why })] };
   }
@@ -360,26 +358,25 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
     },
   ];
 
-  // Claims against the profile and the issuer's limits.
+  // Claims against the profile and the issuer's limits (identity/inspect.ts, as `identity` reports them).
   const problems: Array<{ status: 'warn' | 'fail'; text: string; fix: string }> = [];
-  const configured = typeof plan.identity.options['audience'] === 'string' ? (plan.identity.options['audience'] as string) : undefined;
-  const expected = configured ?? DEFAULT_AUDIENCE;
-  if (!c.aud.includes(expected)) {
+  const inspected = inspectJwt(got.jwt, { source: got.source, options: chosen.options, now, maxLifetime: maxJwtLifetime(plan.profile ? { path: plan.profile.path, own: plan.profile.file.own } : undefined) });
+  const { expected, configured } = inspected.audience;
+  if (!inspected.audience.matches) {
     problems.push(
       configured
-        ? { status: 'fail', text: `the JWT's aud (${c.aud.join(' ') || 'none'}) lacks the configured audience ${configured}`, fix: 'the source did not honour the audience: check its configuration (for files: the projected token\'s audience)' }
-        : { status: 'warn', text: `the JWT's aud is ${c.aud.join(' ') || 'missing'}, not the recommended ${DEFAULT_AUDIENCE}`, fix: 'the federation rule\'s audience must equal one of these values exactly (Entra sources use api://<APP_ID>)' },
+        ? { status: 'fail', text: `the JWT's aud (${c.aud.join(' ') || 'none'}) lacks the configured audience ${expected}`, fix: 'the source did not honour the audience: check its configuration (for files: the projected token\'s audience)' }
+        : { status: 'warn', text: `the JWT's aud is ${c.aud.join(' ') || 'missing'}, not the recommended ${expected ?? DEFAULT_AUDIENCE}`, fix: 'the federation rule\'s audience must equal one of these values exactly (Entra sources use api://<APP_ID>)' },
     );
   }
-  const own = plan.profile?.file.own as Record<string, unknown> | undefined;
-  const maxLifetime = typeof own?.['max_jwt_lifetime_seconds'] === 'number' ? (own['max_jwt_lifetime_seconds'] as number) : DEFAULT_MAX_JWT_LIFETIME_SECONDS;
   const lifetime = c.exp - c.iat;
-  if (lifetime > MAX_MAX_JWT_LIFETIME_SECONDS) {
+  const maxLifetime = inspected.lifetime!.max;
+  if (!inspected.lifetime!.withinAnyIssuer) {
     problems.push({ status: 'fail', text: `the JWT lives ${describeAge(lifetime)} (exp − iat), more than any issuer may allow (${MAX_MAX_JWT_LIFETIME_SECONDS} s)`, fix: 'request shorter-lived JWTs from the platform' });
-  } else if (lifetime > maxLifetime) {
+  } else if (!inspected.lifetime!.withinIssuer) {
     problems.push({
       status: 'warn',
-      text: `the JWT lives ${lifetime} s (exp − iat), more than ${maxLifetime} s${own?.['max_jwt_lifetime_seconds'] === undefined ? ' (the issuer default)' : ''}: the exchange is refused unless the issuer's max_jwt_lifetime_seconds is at least ${lifetime}`,
+      text: `the JWT lives ${lifetime} s (exp − iat), more than ${maxLifetime.value} s${maxLifetime.origin === 'the issuer default' ? ' (the issuer default)' : ''}: the exchange is refused unless the issuer's max_jwt_lifetime_seconds is at least ${lifetime}`,
       fix: `raise max_jwt_lifetime_seconds on the issuer (Console → Workload identity federation), or request shorter JWTs; record it in the profile as "claude_wif": {"max_jwt_lifetime_seconds": ${lifetime}}`,
     });
   }
@@ -395,7 +392,7 @@ export async function checkIdentity(plan: Plan, deps: CoreDeps, offline: boolean
           code: problems.some((p) => p.status === 'fail') ? 'identity_invalid' : undefined,
           exit: problems.some((p) => p.status === 'fail') ? 3 : undefined,
         }
-      : { id: 'identity_claims', title: 'JWT vs profile', status: 'pass', detail: `audience ${expected}, lifetime ${lifetime} s ≤ ${maxLifetime} s` },
+      : { id: 'identity_claims', title: 'JWT vs profile', status: 'pass', detail: `audience ${expected}, lifetime ${lifetime} s ≤ ${maxLifetime.value} s` },
   );
 
   // Single use: a source that cannot mint on demand must rotate faster than tokens expire.

@@ -1,14 +1,13 @@
 import { readEnv, type Located } from '../../config/paths.js';
 import { timeouts } from '../../core/credentials.js';
 import { resolveIdentity, resolvePlan, type IdentityPlan, type Plan } from '../../core/resolve.js';
-import { detectSourceWithProbe } from '../../identity/detect.js';
+import { audienceList, chooseSource, inspectJwt, maxJwtLifetime } from '../../identity/inspect.js';
 import { isKnownSource, loadSource } from '../../identity/source.js';
 import { unknownSourceError } from '../../identity/names.js';
-import { optionString } from '../../identity/options.js';
-import { ALLOWED_ALGS, DEFAULT_AUDIENCE, LEEWAY_SECONDS, MAX_ASSERTION_BYTES } from '../../protocol.js';
+import { ALLOWED_ALGS, DEFAULT_AUDIENCE, LEEWAY_SECONDS, MAX_ASSERTION_BYTES, MAX_MAX_JWT_LIFETIME_SECONDS } from '../../protocol.js';
 import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
-import { decodeJwt, describeAge } from '../../util/jwt.js';
+import { describeAge } from '../../util/jwt.js';
 import { colours, type IO } from '../io.js';
 import { emitPlanWarnings, type CommandContext } from '../context.js';
 
@@ -18,10 +17,6 @@ export interface IdentityOptions {
   audience?: string;
 }
 
-/** The issuer default (spec §1); a profile may state its issuer's with "claude_wif": {"max_jwt_lifetime_seconds": N}. */
-const DEFAULT_MAX_JWT_LIFETIME = 3600;
-/** Sources whose audience is an Entra resource (api://<APP_ID>), not api.anthropic.com. */
-const ENTRA_SOURCES = new Set(['azure-imds', 'azure-app-service', 'azure-workload-identity']);
 const STANDARD_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti']);
 
 export interface Check {
@@ -93,58 +88,48 @@ export interface IdentityReport {
   jwt?: string;
 }
 
-/** Decode-only checks, the same rules the token endpoint applies (spec §2), plus the profile's expectations. */
+/** The inspection (identity/inspect.ts) worded as the report's checks: the token endpoint's rules, then the profile's expectations. */
 export function identityChecks(token: string, source: string, options: Record<string, unknown>, now: number, maxLifetime: { value: number; origin: string }, mintsOnDemand: boolean): { checks: Check[]; header: Record<string, unknown>; claims: Record<string, unknown> } {
-  const { header, payload } = decodeJwt(token);
+  const j = inspectJwt(token, { source, options, now, maxLifetime });
   const checks: Check[] = [];
   const add = (name: string, status: Check['status'], message: string) => checks.push({ name, status, message });
-  const bytes = Buffer.byteLength(token, 'utf8');
-  add('size', bytes <= MAX_ASSERTION_BYTES ? 'ok' : 'fail', `${bytes} bytes (the token endpoint accepts at most ${MAX_ASSERTION_BYTES})`);
-  const alg = header['alg'];
-  add('algorithm', typeof alg === 'string' && ALLOWED_ALGS.has(alg) ? 'ok' : 'fail', typeof alg === 'string' && ALLOWED_ALGS.has(alg) ? `${alg} is accepted` : `${JSON.stringify(alg)} is refused (accepted: ${[...ALLOWED_ALGS].join(', ')})`);
-  add('kid', typeof header['kid'] === 'string' && header['kid'] ? 'ok' : 'fail', typeof header['kid'] === 'string' && header['kid'] ? `key id ${header['kid']} must be in the issuer's JWKS` : 'no "kid" in the header: the token endpoint looks the key up by kid');
-  const missing = ['sub', 'iat', 'exp'].filter((c) => payload[c] === undefined || payload[c] === null || payload[c] === '');
-  add('required claims', missing.length ? 'fail' : 'ok', missing.length ? `missing ${missing.join(', ')}` : 'sub, iat and exp are present');
-  const iat = typeof payload['iat'] === 'number' ? payload['iat'] : undefined;
-  const exp = typeof payload['exp'] === 'number' ? payload['exp'] : undefined;
-  if (exp !== undefined) {
-    if (exp + LEEWAY_SECONDS <= now) add('expiry', 'fail', `expired ${describeAge(now - exp)} ago`);
-    else if (exp <= now) add('expiry', 'warn', `expired ${describeAge(now - exp)} ago (still inside the 30 s leeway)`);
-    else add('expiry', exp - now < 60 ? 'warn' : 'ok', `${describeAge(exp - now)} left; a minted token lives at most twice that`);
+  add('size', j.size.ok ? 'ok' : 'fail', `${j.size.bytes} bytes (the token endpoint accepts at most ${MAX_ASSERTION_BYTES})`);
+  add('algorithm', j.alg.ok ? 'ok' : 'fail', j.alg.ok ? `${String(j.alg.value)} is accepted` : `${JSON.stringify(j.alg.value)} is refused (accepted: ${[...ALLOWED_ALGS].join(', ')})`);
+  add('kid', j.kid.ok ? 'ok' : 'fail', j.kid.ok ? `key id ${String(j.kid.value)} must be in the issuer's JWKS` : 'no "kid" in the header: the token endpoint looks the key up by kid');
+  add('required claims', j.missing.length ? 'fail' : 'ok', j.missing.length ? `missing ${j.missing.join(', ')}` : 'sub, iat and exp are present');
+  if (j.expiry) {
+    const { left } = j.expiry;
+    if (j.expiry.expired) add('expiry', 'fail', `expired ${describeAge(-left)} ago`);
+    else if (j.expiry.inLeeway) add('expiry', 'warn', `expired ${describeAge(-left)} ago (still inside the ${LEEWAY_SECONDS} s leeway)`);
+    else add('expiry', left < 60 ? 'warn' : 'ok', `${describeAge(left)} left; a minted token lives at most twice that`);
   }
-  if (iat !== undefined && iat > now + LEEWAY_SECONDS) add('issued at', 'fail', `issued ${describeAge(iat - now)} in the future: check this machine's clock`);
-  const nbf = payload['nbf'];
-  if (typeof nbf === 'number' && nbf > now + LEEWAY_SECONDS) add('not before', 'fail', `not valid until ${describeTime(nbf)}`);
-  if (iat !== undefined && exp !== undefined) {
-    const life = exp - iat;
+  if (j.issuedInFuture !== undefined) add('issued at', 'fail', `issued ${describeAge(j.issuedInFuture)} in the future: check this machine's clock`);
+  if (j.notBefore !== undefined) add('not before', 'fail', `not valid until ${describeTime(j.notBefore)}`);
+  if (j.lifetime) {
+    const { seconds: life, max } = j.lifetime;
     add(
       'lifetime',
-      life <= maxLifetime.value ? 'ok' : 'warn',
-      life <= maxLifetime.value
-        ? `${life} s, within max_jwt_lifetime_seconds ${maxLifetime.value} (${maxLifetime.origin})`
-        : `${life} s exceeds max_jwt_lifetime_seconds ${maxLifetime.value} (${maxLifetime.origin}): raise the issuer's max_jwt_lifetime_seconds to at least ${life} (range 1–176400) or request shorter-lived tokens`,
+      j.lifetime.withinIssuer ? 'ok' : 'warn',
+      j.lifetime.withinIssuer
+        ? `${life} s, within max_jwt_lifetime_seconds ${max.value} (${max.origin})`
+        : `${life} s exceeds max_jwt_lifetime_seconds ${max.value} (${max.origin}): raise the issuer's max_jwt_lifetime_seconds to at least ${life} (range 1–${MAX_MAX_JWT_LIFETIME_SECONDS}) or request shorter-lived tokens`,
     );
   }
-  const aud = typeof payload['aud'] === 'string' ? [payload['aud']] : Array.isArray(payload['aud']) ? payload['aud'].filter((a): a is string => typeof a === 'string') : [];
-  const expected = ENTRA_SOURCES.has(source)
-    ? (optionString(options, 'resource') ?? optionString(options, 'scope')?.replace(/\/\.default$/, '') ?? optionString(options, 'audience'))
-    : (optionString(options, 'audience') ?? DEFAULT_AUDIENCE);
-  if (!aud.length) add('audience', 'warn', 'no "aud" claim: a federation rule with an audience will refuse it');
-  else if (expected && aud.includes(expected)) add('audience', 'ok', `aud contains ${expected}; set the rule's match.audience to it`);
+  const expected = j.audience.expected;
+  if (!j.aud.length) add('audience', 'warn', 'no "aud" claim: a federation rule with an audience will refuse it');
+  else if (j.audience.matches) add('audience', 'ok', `aud contains ${expected}; set the rule's match.audience to it`);
   else {
-    add('audience', 'warn', `aud is ${aud.join(', ')}, not ${expected ?? '(no audience configured)'}: the federation rule's match.audience must be one of the aud values${ENTRA_SOURCES.has(source) ? '' : ` (recommended: request audience ${DEFAULT_AUDIENCE})`}`);
+    add('audience', 'warn', `aud is ${j.aud.join(', ')}, not ${expected ?? '(no audience configured)'}: the federation rule's match.audience must be one of the aud values${j.audience.entra ? '' : ` (recommended: request audience ${DEFAULT_AUDIENCE})`}`);
   }
-  const iss = typeof payload['iss'] === 'string' ? payload['iss'] : undefined;
-  add('issuer', iss ? 'ok' : 'warn', iss ? `register issuer_url exactly as ${iss} (compared byte for byte)` : 'no "iss" claim: the token endpoint compares it with the registered issuer URL');
-  const jti = typeof payload['jti'] === 'string' && payload['jti'] ? payload['jti'] : undefined;
+  add('issuer', j.iss ? 'ok' : 'warn', j.iss ? `register issuer_url exactly as ${j.iss} (compared byte for byte)` : 'no "iss" claim: the token endpoint compares it with the registered issuer URL');
   add(
     'single use',
     'ok',
-    jti
+    j.jti
       ? `has jti: with check_jti (the default) it can be exchanged once; ${mintsOnDemand ? 'this source mints a fresh JWT for every exchange' : 'this source cannot mint: the next exchange needs the platform’s next token'}`
       : 'no jti: the issuer cannot enforce single use (claude-wif still never sends the same JWT twice)',
   );
-  return { checks, header, claims: payload };
+  return { checks, header: j.header, claims: j.claims };
 }
 
 /** `claude-wif identity`: fetch the ambient JWT and explain it (never the signature; the JWT itself only with --raw). */
@@ -152,15 +137,8 @@ export async function runIdentity(ctx: CommandContext, opts: IdentityOptions): P
   const { identity, plan, note } = resolveForIdentity(ctx, opts.audience);
   if (plan) emitPlanWarnings(ctx, plan);
   const env = ctx.io.env;
-  let name = identity.source.value;
-  let reason = `configured by ${identity.source.origin}`;
-  let options = identity.options;
-  if (name === 'auto') {
-    const d = await detectSourceWithProbe(env);
-    name = d.source;
-    reason = `auto-detected: ${d.reason}`;
-    options = { ...d.options, ...identity.options };
-  }
+  // With the metadata probe: the report names the concrete source, never cloud-metadata.
+  const { name, reason, options } = await chooseSource(identity, env, { probe: true });
   const source = await loadSource(name);
   ctx.log.debug(`identity source ${name} (${reason}): ${source.describe(options, env)}`);
   const got = await source.fetch({ env, clock: ctx.io.clock, log: ctx.log, options, timeoutMs: timeouts(env).requestMs });
@@ -172,15 +150,11 @@ export async function runIdentity(ctx: CommandContext, opts: IdentityOptions): P
   }
 
   const now = nowSeconds(ctx.io.clock);
-  const ownMax = plan?.profile?.file.own['max_jwt_lifetime_seconds'];
-  const maxLifetime =
-    typeof ownMax === 'number' && Number.isInteger(ownMax) && ownMax > 0
-      ? { value: ownMax, origin: `profile ${plan!.profile!.path} (claude_wif.max_jwt_lifetime_seconds)` }
-      : { value: DEFAULT_MAX_JWT_LIFETIME, origin: 'the issuer default' };
+  const maxLifetime = maxJwtLifetime(plan?.profile ? { path: plan.profile.path, own: plan.profile.file.own } : undefined);
   const { checks, header, claims } = identityChecks(got.jwt, name, options, now, maxLifetime, source.mintsOnDemand);
   const iat = typeof claims['iat'] === 'number' ? claims['iat'] : null;
   const exp = typeof claims['exp'] === 'number' ? claims['exp'] : null;
-  const aud = typeof claims['aud'] === 'string' ? [claims['aud']] : Array.isArray(claims['aud']) ? claims['aud'].filter((a): a is string => typeof a === 'string') : [];
+  const aud = audienceList(claims);
   const notes = [...(note ? [note] : []), ...(plan?.notes ?? [])];
   const report: IdentityReport = {
     source: name,
