@@ -1,504 +1,243 @@
-import type { Command, Option } from 'commander';
+import type { Argument, Command, Option } from 'commander';
 
 /**
- * Shell completion scripts generated from the commander tree, so they cannot drift from the
- * commands (a test compares them with the copies in completions/). Profile names are completed
- * at run time by `claude-wif profiles list --names` (honouring a --config-dir already typed).
+ * Shell completion the way cobra (gh) does it: the scripts are thin and ask the binary,
+ * `claude-wif __complete <words…>`, which walks the same commander tree the parser uses. Values
+ * therefore come per command from the option definitions themselves (`env --format` offers env's
+ * formats, never token's), and a new option or choice needs no script change.
+ *
+ * Protocol: one candidate a line, `value<TAB>description`, then a last line `:<directive>`:
+ * `:values` (only the candidates), `:files`, `:dirs` or `:commands` (the shell completes file
+ * names, directories or command names itself).
  */
 
-/** How an option's value or a positional argument is completed. */
-export type ValueKind = { kind: 'profile' } | { kind: 'file' } | { kind: 'dir' } | { kind: 'choices'; values: string[] } | { kind: 'none' };
+export type Directive = 'values' | 'files' | 'dirs' | 'commands';
 
-export interface OptSpec {
-  names: string[];
-  description: string;
-  value?: ValueKind | undefined;
+export interface Candidates {
+  values: Array<[value: string, description: string]>;
+  directive: Directive;
 }
 
-export interface CmdSpec {
-  /** Space-separated path from the root ("" for the root, "profiles list"). */
-  path: string;
-  name: string;
-  description: string;
-  options: OptSpec[];
-  commands: CmdSpec[];
-  /** Completion of the first positional argument, if any. */
-  arg?: ValueKind | undefined;
+/** What completes an option's value that commander has no choices for. */
+export interface ValueSources {
+  profiles(configDir: string | undefined): string[];
+  /** Value lists for options without `.choices()` (the global --identity-source, --cache). */
+  choices: Record<string, readonly string[]>;
 }
 
-const FILE_OPTIONS = new Set(['--identity-token-file', '--private-key-path', '--config']);
-const DIR_OPTIONS = new Set(['--config-dir']);
+/** Options whose value is a file or a directory: the shell completes those itself. */
+export const FILE_OPTIONS = new Set(['--identity-token-file', '--socket', '--proxy-socket', '--private-key-path', '--config', '--secret-file', '--proxy-secret-file', '--write-env']);
+export const DIR_OPTIONS = new Set(['--config-dir', '--dir']);
 
-function valueKind(o: Option, extraChoices: Record<string, string[]>): ValueKind | undefined {
-  if (!o.required && !o.optional) return undefined;
+const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
+const hidden = (c: Command): boolean => Boolean((c as unknown as { _hidden?: boolean })._hidden);
+
+/** The option a word names, on this command or one of its parents (global options). */
+function findOption(cmd: Command, name: string): Option | undefined {
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    const o = (c.options as Option[]).find((x) => x.long === name || x.short === name || (x.negate && x.long === name));
+    if (o) return o;
+  }
+  return undefined;
+}
+
+const takesValue = (o: Option): boolean => o.required || o.optional;
+
+function optionsOf(cmd: Command): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    for (const o of c.options as Option[]) {
+      if (o.hidden || !o.long || seen.has(o.long)) continue;
+      seen.add(o.long);
+      out.push([o.long, oneLine(o.description)]);
+    }
+  }
+  out.push(['--help', 'display help']);
+  return out;
+}
+
+function optionValues(o: Option, configDir: string | undefined, src: ValueSources): Candidates {
   const long = o.long ?? '';
-  if (long === '--profile') return { kind: 'profile' };
-  if (o.argChoices?.length) return { kind: 'choices', values: [...o.argChoices] };
-  if (extraChoices[long]) return { kind: 'choices', values: extraChoices[long]! };
-  if (FILE_OPTIONS.has(long)) return { kind: 'file' };
-  if (DIR_OPTIONS.has(long)) return { kind: 'dir' };
-  return { kind: 'none' };
+  if (long === '--profile') return { values: src.profiles(configDir).map((p) => [p, 'profile']), directive: 'values' };
+  const choices = o.argChoices ?? src.choices[long];
+  if (choices?.length) return { values: choices.map((v) => [v, '']), directive: 'values' };
+  if (FILE_OPTIONS.has(long)) return { values: [], directive: 'files' };
+  if (DIR_OPTIONS.has(long)) return { values: [], directive: 'dirs' };
+  return { values: [], directive: 'values' };
 }
 
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+function argumentValues(arg: Argument, configDir: string | undefined, src: ValueSources): Candidates {
+  if (arg.argChoices?.length) return { values: arg.argChoices.map((v) => [v, '']), directive: 'values' };
+  if (arg.name() === 'name' || arg.name() === 'profile') return { values: src.profiles(configDir).map((p) => [p, 'profile']), directive: 'values' };
+  if (arg.name() === 'path') return { values: [], directive: 'files' };
+  return { values: [], directive: 'values' };
+}
 
-/** The completion model of a program. `extraChoices` adds value lists commander does not know (identity sources). */
-export function commandSpec(cmd: Command, extraChoices: Record<string, string[]> = {}, path = ''): CmdSpec {
-  const options: OptSpec[] = (cmd.options as Option[])
-    .filter((o) => !o.hidden)
-    .map((o) => ({ names: [o.short, o.long].filter((n): n is string => Boolean(n)), description: oneLine(o.description), value: valueKind(o, extraChoices) }));
-  options.push({ names: ['-h', '--help'], description: 'display help' });
-  const visible = (cmd.commands as Command[]).filter((c) => !(c as unknown as { _hidden: boolean })._hidden);
-  const first = cmd.registeredArguments[0];
-  let arg: ValueKind | undefined;
-  if (first) {
-    if (first.argChoices?.length) arg = { kind: 'choices', values: [...first.argChoices] };
-    else if (first.name() === 'name') arg = { kind: 'profile' };
-    else arg = { kind: 'none' };
+/**
+ * Candidates for the last word of `words` (the words after the program name; the last one is the
+ * word being completed, possibly empty).
+ */
+export function completeWords(program: Command, words: string[], src: ValueSources): Candidates {
+  const cur = words.at(-1) ?? '';
+  const prior = words.slice(0, -1);
+  let cmd = program;
+  let configDir: string | undefined;
+  let positional = 0;
+  for (let i = 0; i < prior.length; i++) {
+    const w = prior[i]!;
+    if (w === '--') {
+      // Everything after `--` belongs to the child program (exec): its name, then its own arguments.
+      return { values: [], directive: i === prior.length - 1 ? 'commands' : 'files' };
+    }
+    if (w.startsWith('-') && w !== '-') {
+      const eq = w.indexOf('=');
+      const name = eq > 0 ? w.slice(0, eq) : w;
+      const o = findOption(cmd, name);
+      if (o && takesValue(o)) {
+        const value = eq > 0 ? w.slice(eq + 1) : prior[++i];
+        if (o.long === '--config-dir') configDir = value;
+      }
+      continue;
+    }
+    const sub = (cmd.commands as Command[]).find((c) => c.name() === w || c.aliases().includes(w));
+    if (sub && positional === 0) cmd = sub;
+    else positional++;
   }
-  const spec: CmdSpec = {
-    path,
-    name: cmd.name(),
-    description: oneLine(cmd.description()),
-    options,
-    commands: visible.map((c) => commandSpec(c, extraChoices, path ? `${path} ${c.name()}` : c.name())),
-    arg,
-  };
-  if (!path && visible.length) spec.commands.push({ path: 'help', name: 'help', description: 'display help for a command', options: [], commands: [], arg: { kind: 'none' } });
-  return spec;
-}
 
-function walk(spec: CmdSpec, f: (s: CmdSpec) => void): void {
-  f(spec);
-  for (const c of spec.commands) walk(c, f);
-}
-
-/** Options that take a value, anywhere in the tree (a flag never means two things here). */
-function valueOptions(root: CmdSpec): string[] {
-  const set = new Set<string>();
-  walk(root, (s) => s.options.forEach((o) => o.value && o.names.forEach((n) => set.add(n))));
-  return [...set].sort();
-}
-
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-// ---------------------------------------------------------------------------------------- bash
-
-function bashValue(v: ValueKind | undefined, cur = '"$cur"'): string {
-  switch (v?.kind) {
-    case 'profile':
-      return `COMPREPLY=($(compgen -W "$(_claude_wif_profiles)" -- ${cur}))`;
-    case 'choices':
-      return `COMPREPLY=($(compgen -W ${shq(v.values.join(' '))} -- ${cur}))`;
-    case 'file':
-      return `COMPREPLY=($(compgen -f -- ${cur}))`;
-    case 'dir':
-      return `COMPREPLY=($(compgen -d -- ${cur}))`;
-    default:
-      return 'COMPREPLY=()';
-  }
-}
-
-export function bashScript(root: CmdSpec): string {
-  const bin = root.name;
-  const globals = root.options;
-  const subs: string[] = [];
-  const opts: string[] = [];
-  const args: string[] = [];
-  const values: string[] = [];
-  walk(root, (s) => {
-    const key = shq(s.path);
-    if (s.commands.length) subs.push(`    ${key}) echo ${shq(s.commands.map((c) => c.name).join(' '))} ;;`);
-    const names = (s.path ? [...s.options, ...globals.filter((g) => !s.options.some((o) => o.names[0] === g.names[0]))] : s.options).flatMap((o) => o.names.filter((n) => n.startsWith('--')));
-    opts.push(`    ${key}) echo ${shq([...new Set(names)].join(' '))} ;;`);
-    if (s.arg && s.arg.kind !== 'none') args.push(`    ${key}) ${bashValue(s.arg)} ;;`);
+  const filter = (c: Candidates, prefix: string, strip = ''): Candidates => ({
+    directive: c.directive,
+    values: c.values.filter(([v]) => v.startsWith(prefix)).map(([v, d]) => [`${strip}${v}`, d]),
   });
-  const seen = new Set<string>();
-  walk(root, (s) =>
-    s.options.forEach((o) => {
-      if (!o.value || seen.has(o.names.join('|'))) return;
-      seen.add(o.names.join('|'));
-      values.push(`    ${o.names.join('|')}) ${bashValue(o.value)} ;;`);
-    }),
-  );
-  return `# bash completion for ${bin}. Generated by \`${bin} completion bash\`; do not edit.
-# Install: ${bin} completion bash > ~/.local/share/bash-completion/completions/${bin}
-#      or: eval "$(${bin} completion bash)" in ~/.bashrc
 
-_claude_wif_profiles() {
-  local i dir=
-  for ((i = 1; i < \${#COMP_WORDS[@]} - 1; i++)); do
-    [[ \${COMP_WORDS[i]} == --config-dir ]] && dir=\${COMP_WORDS[i + 1]}
-  done
-  ${bin} \${dir:+--config-dir "$dir"} profiles list --names 2>/dev/null
+  const prev = prior.at(-1);
+  if (prev && prev.startsWith('-') && !prev.includes('=')) {
+    const o = findOption(cmd, prev);
+    if (o && takesValue(o)) return filter(optionValues(o, configDir, src), cur);
+  }
+  if (cur.startsWith('--') && cur.includes('=')) {
+    const [name, partial] = [cur.slice(0, cur.indexOf('=')), cur.slice(cur.indexOf('=') + 1)];
+    const o = findOption(cmd, name);
+    if (o && takesValue(o)) return filter(optionValues(o, configDir, src), partial, `${name}=`);
+  }
+  if (cur.startsWith('-')) return filter({ values: optionsOf(cmd), directive: 'values' }, cur);
+
+  const subs = (cmd.commands as Command[]).filter((c) => !hidden(c));
+  if (subs.length && positional === 0) {
+    const values: Array<[string, string]> = subs.map((c) => [c.name(), oneLine(c.description())]);
+    if (cmd === program) values.push(['help', 'display help for a command']);
+    return filter({ values, directive: 'values' }, cur);
+  }
+  const args = cmd.registeredArguments;
+  const arg = args[Math.min(positional, args.length - 1)];
+  if (!arg || (positional >= args.length && !arg.variadic)) return { values: [], directive: 'values' };
+  return filter(argumentValues(arg, configDir, src), cur);
 }
 
-_claude_wif_subcommands() {
-  case "$1" in
-${subs.join('\n')}
-  esac
-}
+// ─── the scripts ────────────────────────────────────────────────────────────────────────────────
 
-_claude_wif_options() {
-  case "$1" in
-${opts.join('\n')}
-  esac
-}
-
-_claude_wif_takes_value() {
-  case "$1" in
-    ${valueOptions(root).join('|')}) return 0 ;;
-  esac
-  return 1
-}
+const bash = `# bash completion for claude-wif. Generated by \`claude-wif completion bash\`; do not edit.
+# Install: claude-wif completion bash > ~/.local/share/bash-completion/completions/claude-wif
+#      or: eval "$(claude-wif completion bash)" in ~/.bashrc
+# The candidates come from \`claude-wif __complete\`, which reads the command tree itself.
 
 _claude_wif() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev= cmdpath= i w
-  ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD - 1]}
-  local npos=0
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    w=\${COMP_WORDS[i]}
-    if [[ $w == -* ]]; then
-      _claude_wif_takes_value "$w" && ((i++))
-    elif [[ " $(_claude_wif_subcommands "$cmdpath") " == *" $w "* ]]; then
-      cmdpath=\${cmdpath:+$cmdpath }$w
-      npos=0
-    else
-      ((npos++))
-    fi
-  done
-  if [[ $prev == -* ]] && _claude_wif_takes_value "$prev"; then
-    case "$prev" in
-${values.join('\n')}
-    esac
-    return 0
-  fi
-  if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$(_claude_wif_options "$cmdpath")" -- "$cur"))
-    return 0
-  fi
-  local subs
-  subs=$(_claude_wif_subcommands "$cmdpath")
-  if [[ -n $subs ]]; then
-    COMPREPLY=($(compgen -W "$subs" -- "$cur"))
-    return 0
-  fi
-  if ((npos == 0)); then
-    case "$cmdpath" in
-${args.join('\n')}
-    esac
-  fi
+  local cur=\${COMP_WORDS[COMP_CWORD]} out line directive
+  out=$(claude-wif __complete "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null) || return 0
+  directive=\${out##*:}
+  COMPREPLY=()
+  case $directive in
+    files) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); compopt -o filenames 2>/dev/null; return 0 ;;
+    dirs) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); compopt -o filenames 2>/dev/null; return 0 ;;
+    commands) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return 0 ;;
+  esac
+  while IFS= read -r line; do
+    [[ -z $line || $line == :* ]] && continue
+    COMPREPLY+=("\${line%%$'\\t'*}")
+  done <<<"$out"
 }
-
-complete -F _claude_wif ${bin}
+complete -F _claude_wif claude-wif
 `;
-}
 
-// ----------------------------------------------------------------------------------------- zsh
+const zsh = `#compdef claude-wif
+# zsh completion for claude-wif. Generated by \`claude-wif completion zsh\`; do not edit.
+# Install: claude-wif completion zsh > "\${fpath[1]}/_claude-wif"   (then restart zsh)
+# The candidates come from \`claude-wif __complete\`, which reads the command tree itself.
 
-const zq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const zdesc = (name: string, d: string) => zq(`${name.replace(/:/g, '\\:')}:${d}`);
-
-function zshValue(v: ValueKind | undefined): string {
-  switch (v?.kind) {
-    case 'profile':
-      return `_claude_wif_profiles`;
-    case 'choices':
-      return `compadd -- ${v.values.map(zq).join(' ')}`;
-    case 'file':
-      return '_files';
-    case 'dir':
-      return '_files -/';
-    default:
-      return '_message value';
-  }
-}
-
-export function zshScript(root: CmdSpec): string {
-  const bin = root.name;
-  const globals = root.options;
-  const subs: string[] = [];
-  const opts: string[] = [];
-  const args: string[] = [];
-  const values: string[] = [];
-  walk(root, (s) => {
-    const key = zq(s.path);
-    if (s.commands.length) subs.push(`    ${key}) descs=(${s.commands.map((c) => zdesc(c.name, c.description)).join(' ')}) ;;`);
-    const list = s.path ? [...s.options, ...globals.filter((g) => !s.options.some((o) => o.names[0] === g.names[0]))] : s.options;
-    const entries = list.flatMap((o) => o.names.filter((n) => n.startsWith('--')).map((n) => zdesc(n, o.description)));
-    opts.push(`    ${key}) descs=(${entries.join(' ')}) ;;`);
-    if (s.arg && s.arg.kind !== 'none') args.push(`    ${key}) ${zshValue(s.arg)} ;;`);
-  });
-  const seen = new Set<string>();
-  walk(root, (s) =>
-    s.options.forEach((o) => {
-      if (!o.value || seen.has(o.names.join('|'))) return;
-      seen.add(o.names.join('|'));
-      values.push(`    ${o.names.join('|')}) ${zshValue(o.value)} ;;`);
-    }),
-  );
-  return `#compdef ${bin}
-# zsh completion for ${bin}. Generated by \`${bin} completion zsh\`; do not edit.
-# Install: ${bin} completion zsh > "\${fpath[1]}/_${bin}"   (then restart zsh)
-#      or: source <(${bin} completion zsh) after compinit in ~/.zshrc
-
-_claude_wif_profiles() {
-  local dir= i
-  for ((i = 2; i < CURRENT; i++)); do
-    [[ \${words[i]} == --config-dir ]] && dir=\${words[i+1]}
-  done
-  local -a names
-  names=(\${(f)"$(${bin} \${dir:+--config-dir "$dir"} profiles list --names 2>/dev/null)"})
-  compadd -a names
-}
-
-_claude_wif_takes_value() {
-  case "$1" in
-    ${valueOptions(root).join('|')}) return 0 ;;
+_claude-wif() {
+  local -a lines cands
+  local directive line value desc
+  lines=("\${(@f)$(claude-wif __complete "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  directive=\${lines[-1]#:}
+  case $directive in
+    files) _files; return ;;
+    dirs) _files -/; return ;;
+    commands) _command_names -e; return ;;
   esac
-  return 1
-}
-
-_claude_wif_subcommands() {
-  descs=()
-  case "$1" in
-${subs.join('\n')}
-  esac
-}
-
-_claude_wif() {
-  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} cmdpath= w i npos=0
-  local -a descs
-  for ((i = 2; i < CURRENT; i++)); do
-    w=\${words[i]}
-    if [[ $w == -* ]]; then
-      _claude_wif_takes_value "$w" && ((i++))
-    else
-      _claude_wif_subcommands "$cmdpath"
-      if (( \${descs[(I)\${w}:*]} )); then
-        cmdpath=\${cmdpath:+$cmdpath }$w
-        npos=0
-      else
-        ((npos++))
-      fi
-    fi
+  for line in "\${(@)lines[1,-2]}"; do
+    [[ -z $line ]] && continue
+    value=\${line%%$'\\t'*}
+    desc=\${line#*$'\\t'}
+    if [[ -n $desc ]]; then cands+=("\${value//:/\\\\:}:\${desc}"); else cands+=("\${value//:/\\\\:}"); fi
   done
-  if [[ $prev == -* ]] && _claude_wif_takes_value "$prev"; then
-    case "$prev" in
-${values.join('\n')}
-    esac
-    return
-  fi
-  if [[ $cur == -* ]]; then
-    case "$cmdpath" in
-${opts.join('\n')}
-    esac
-    _describe -t options option descs
-    return
-  fi
-  _claude_wif_subcommands "$cmdpath"
-  if (( \${#descs} )); then
-    _describe -t commands command descs
-    return
-  fi
-  if ((npos == 0)); then
-    case "$cmdpath" in
-${args.join('\n')}
-    esac
-  fi
+  (( \${#cands} )) && _describe -t values 'claude-wif' cands
 }
 
-# Autoloaded from fpath the file is the body of _${bin}: complete now. Sourced: register.
-if [[ $funcstack[1] == _${bin} ]]; then
-  _claude_wif "$@"
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+  _claude-wif "$@"
 else
-  compdef _claude_wif ${bin}
+  compdef _claude-wif claude-wif
 fi
 `;
-}
 
-// ---------------------------------------------------------------------------------------- fish
+const fish = `# fish completion for claude-wif. Generated by \`claude-wif completion fish\`; do not edit.
+# Install: claude-wif completion fish > ~/.config/fish/completions/claude-wif.fish
+# The candidates come from \`claude-wif __complete\`, which reads the command tree itself.
 
-const fq = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+function __claude_wif_complete
+    set -l words (commandline -opc) (commandline -ct)
+    set -l out (claude-wif __complete $words[2..-1] 2>/dev/null)
+    or return
+    switch (string replace -r '^:' '' -- $out[-1])
+        case files
+            __fish_complete_path (commandline -ct)
+        case dirs
+            __fish_complete_directories (commandline -ct)
+        case commands
+            __fish_complete_command (commandline -ct)
+        case '*'
+            printf '%s\\n' $out[1..-2]
+    end
+end
 
-function fishValue(v: ValueKind | undefined): string {
-  switch (v?.kind) {
-    case 'profile':
-      return `-x -a '(__claude_wif_profiles)'`;
-    case 'choices':
-      return `-x -a ${fq(v.values.join(' '))}`;
-    case 'file':
-      return '-r -F';
-    case 'dir':
-      return `-x -a '(__fish_complete_directories)'`;
-    default:
-      return '-x';
-  }
-}
+complete -c claude-wif -f -a '(__claude_wif_complete)'
+`;
 
-export function fishScript(root: CmdSpec): string {
-  const bin = root.name;
-  const lines: string[] = [
-    `# fish completion for ${bin}. Generated by \`${bin} completion fish\`; do not edit.`,
-    `# Install: ${bin} completion fish > ~/.config/fish/completions/${bin}.fish`,
-    '',
-    'function __claude_wif_profiles',
-    '    set -l words (commandline -opc)',
-    '    set -l dir',
-    '    for i in (seq (count $words))',
-    `        if test "$words[$i]" = --config-dir; and test $i -lt (count $words)`,
-    '            set dir --config-dir $words[(math $i + 1)]',
-    '        end',
-    '    end',
-    `    ${bin} $dir profiles list --names 2>/dev/null`,
-    'end',
-    '',
-    '# The subcommand path typed so far (options and their values skipped).',
-    'function __claude_wif_path',
-    '    set -l words (commandline -opc)',
-    '    set -e words[1]',
-    '    set -l path',
-    '    set -l skip 0',
-    '    for w in $words',
-    '        if test $skip = 1',
-    '            set skip 0',
-    '            continue',
-    '        end',
-    '        switch $w',
-    `            case ${valueOptions(root).join(' ')}`,
-    '                set skip 1',
-    '            case "-*"',
-    '            case "*"',
-    '                set -l next (string join " " $path $w)',
-    '                if contains -- $next $__claude_wif_commands',
-    '                    set path $path $w',
-    '                end',
-    '        end',
-    '    end',
-    '    string join " " $path',
-    'end',
-    '',
-    'function __claude_wif_at',
-    '    set -l path (__claude_wif_path)',
-    '    test "$path" = "$argv[1]"',
-    'end',
-    '',
-  ];
-  const all: string[] = [];
-  walk(root, (s) => s.path && all.push(s.path));
-  lines.push(`set -g __claude_wif_commands ${all.map(fq).join(' ')}`, '', `complete -c ${bin} -f`);
-  walk(root, (s) => {
-    const cond = `-n ${fq(`__claude_wif_at ${fq(s.path)}`)}`;
-    for (const c of s.commands) lines.push(`complete -c ${bin} ${cond} -a ${fq(c.name)} -d ${fq(c.description)}`);
-    for (const o of s.options) {
-      const flags = o.names.map((n) => (n.startsWith('--') ? `-l ${n.slice(2)}` : `-s ${n.slice(1)}`)).join(' ');
-      // Global options are accepted after any subcommand too (commander parses them anywhere).
-      const where = s.path ? cond : '';
-      lines.push(`complete -c ${bin} ${where ? `${where} ` : ''}${flags} ${o.value ? `${fishValue(o.value)} ` : ''}-d ${fq(o.description)}`);
+const powershell = `# PowerShell completion for claude-wif. Generated by \`claude-wif completion powershell\`; do not edit.
+# Install: claude-wif completion powershell | Out-String | Invoke-Expression   (e.g. in $PROFILE)
+# The candidates come from \`claude-wif __complete\`, which reads the command tree itself.
+
+Register-ArgumentCompleter -Native -CommandName claude-wif -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
+    if ($wordToComplete -eq '') { $words += '' }
+    $out = @(& claude-wif __complete @words 2>$null)
+    if ($out.Count -eq 0) { return }
+    $directive = $out[-1].TrimStart(':')
+    if ($directive -ne 'values') { return }
+    foreach ($line in $out[0..($out.Count - 2)]) {
+        if ($line -eq '') { continue }
+        $parts = $line -split "\`t", 2
+        $desc = if ($parts.Count -gt 1 -and $parts[1]) { $parts[1] } else { $parts[0] }
+        [System.Management.Automation.CompletionResult]::new($parts[0], $parts[0], 'ParameterValue', $desc)
     }
-    if (s.arg && s.arg.kind !== 'none') lines.push(`complete -c ${bin} ${cond} ${fishValue(s.arg)}`);
-  });
-  return `${lines.join('\n')}\n`;
-}
-
-// ---------------------------------------------------------------------------------- powershell
-
-const pq = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
-function psValue(v: ValueKind | undefined): string {
-  switch (v?.kind) {
-    case 'profile':
-      return `@{ kind = 'profile' }`;
-    case 'choices':
-      return `@{ kind = 'choices'; values = @(${v.values.map(pq).join(', ')}) }`;
-    case 'file':
-    case 'dir':
-      return `@{ kind = 'path' }`;
-    default:
-      return `@{ kind = 'none' }`;
-  }
-}
-
-export function powershellScript(root: CmdSpec): string {
-  const bin = root.name;
-  const entries: string[] = [];
-  walk(root, (s) => {
-    const list = s.path ? [...s.options, ...root.options.filter((g) => !s.options.some((o) => o.names[0] === g.names[0]))] : s.options;
-    entries.push(
-      `  ${pq(s.path)} = @{
-    commands = @(${s.commands.map((c) => pq(c.name)).join(', ')})
-    options = @(${[...new Set(list.flatMap((o) => o.names.filter((n) => n.startsWith('--'))))].map(pq).join(', ')})
-    arg = ${psValue(s.arg)}
-  }`,
-    );
-  });
-  const values: string[] = [];
-  const seen = new Set<string>();
-  walk(root, (s) =>
-    s.options.forEach((o) => {
-      if (!o.value) return;
-      for (const n of o.names) {
-        if (seen.has(n)) continue;
-        seen.add(n);
-        values.push(`  ${pq(n)} = ${psValue(o.value)}`);
-      }
-    }),
-  );
-  return `# PowerShell completion for ${bin}. Generated by \`${bin} completion powershell\`; do not edit.
-# Install: ${bin} completion powershell | Out-String | Invoke-Expression   (e.g. in $PROFILE)
-
-$__claudeWifTree = @{
-${entries.join('\n')}
-}
-
-$__claudeWifValues = @{
-${values.join('\n')}
-}
-
-Register-ArgumentCompleter -Native -CommandName ${bin} -ScriptBlock {
-  param($wordToComplete, $commandAst, $cursorPosition)
-  $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
-  if ($wordToComplete -ne '' -and $words.Count -gt 0) { $words = @($words | Select-Object -First ($words.Count - 1)) }
-  $path = ''
-  $prev = $null
-  $skip = $false
-  foreach ($w in $words) {
-    $prev = $w
-    if ($skip) { $skip = $false; continue }
-    if ($w.StartsWith('-')) { if ($__claudeWifValues.ContainsKey($w)) { $skip = $true }; continue }
-    $next = if ($path) { "$path $w" } else { $w }
-    if ($__claudeWifTree.ContainsKey($next)) { $path = $next }
-  }
-  $candidates = @()
-  if ($prev -and $__claudeWifValues.ContainsKey($prev) -and $skip) {
-    $v = $__claudeWifValues[$prev]
-  } elseif ($wordToComplete.StartsWith('-')) {
-    $candidates = $__claudeWifTree[$path].options
-    $v = $null
-  } elseif ($__claudeWifTree[$path].commands.Count -gt 0) {
-    $candidates = $__claudeWifTree[$path].commands
-    $v = $null
-  } else {
-    $v = $__claudeWifTree[$path].arg
-  }
-  if ($v) {
-    switch ($v.kind) {
-      'profile' { $candidates = @(& ${bin} profiles list --names 2>$null) }
-      'choices' { $candidates = $v.values }
-      'path' { $candidates = @(Get-ChildItem -Path "$wordToComplete*" -ErrorAction SilentlyContinue | ForEach-Object { $_.Name }) }
-    }
-  }
-  $candidates | Where-Object { $_ -like "$wordToComplete*" } | ForEach-Object {
-    [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
-  }
 }
 `;
-}
 
-export const SHELLS = { bash: bashScript, zsh: zshScript, fish: fishScript, powershell: powershellScript } as const;
+export const SHELLS = { bash, zsh, fish, powershell } as const;
 export type Shell = keyof typeof SHELLS;
 
-/** Where the checked-in copy of each script lives (completions/). */
+/** Where the checked-in copies live (completions/), by shell. */
 export const COMPLETION_FILES: Record<Shell, string> = {
   bash: 'claude-wif.bash',
   zsh: '_claude-wif',

@@ -5,6 +5,7 @@ import { WifError } from '../util/errors.js';
 import { reportError } from './report-error.js';
 import { VERSION } from '../version.js';
 import { addExamples } from './help.js';
+import { EXEC_MODES } from '../run/exec/modes.js';
 import { PLATFORMS } from '../sandbox/platforms.js';
 import { allSourceFlags, sourceFlagHelp } from '../config/source-options.js';
 
@@ -86,7 +87,9 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
       new Option(
         '--mode <mode>',
         'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl); proxy: only a loopback URL and a session secret (the token never reaches the child); federation: the child exchanges for itself from a rotated identity file',
-      ).default('sidecar'),
+      )
+        .choices([...EXEC_MODES])
+        .default('sidecar'),
     )
     .addOption(new Option('--target <client>', 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
     .option('--scrub', 'set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 even where bubblewrap was not found (Claude Code then refuses to start without it); default: only where it was found')
@@ -243,6 +246,8 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
 export async function run(argv: string[], io: IO): Promise<number> {
   let exitCode = 0;
   const program = buildProgram(io, (c) => (exitCode = c));
+  // The completion scripts' query: its words are the user's half-typed line, never parsed as options.
+  if (argv[0] === '__complete') return (await import('./commands/completion.js')).runComplete(io, argv.slice(1), program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -1,22 +1,39 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { commandSpec, SHELLS, type CmdSpec, type Shell } from '../completion.js';
+import { completeWords, SHELLS, type Shell, type ValueSources } from '../completion.js';
+import type { IO } from '../io.js';
 import { sourceNames } from '../../config/source-options.js';
+import { resolveConfigDir } from '../../config/paths.js';
+import { listProfiles } from '../../config/profiles.js';
 import { WifError } from '../../util/errors.js';
 import { CACHE_BACKENDS } from '../../core/resolve.js';
 
-/** The completion model of the whole program (the same tree `--help` shows). */
-export async function programSpec(ctx: CommandContext): Promise<CmdSpec> {
-  const { buildProgram } = await import('../main.js');
-  const program = buildProgram(ctx.io, () => {});
-  return commandSpec(program, { '--identity-source': sourceNames(), '--cache': [...CACHE_BACKENDS] });
-}
-
-/** `claude-wif completion <shell>`: the script on stdout. */
+/** `claude-wif completion <shell>`: the (thin) script on stdout. */
 export async function runCompletion(ctx: CommandContext, _opts: unknown, cmd: Command): Promise<number> {
   const shell = cmd.args[0] as Shell;
-  const gen = SHELLS[shell];
-  if (!gen) throw new WifError('usage_error', `no completion for shell ${JSON.stringify(shell)}`, { hint: `choose one of: ${Object.keys(SHELLS).join(', ')}` });
-  ctx.io.stdout.write(gen(await programSpec(ctx)));
+  const script = SHELLS[shell];
+  if (!script) throw new WifError('usage_error', `no completion for shell ${JSON.stringify(shell)}`, { hint: `choose one of: ${Object.keys(SHELLS).join(', ')}` });
+  ctx.io.stdout.write(script);
+  return 0;
+}
+
+/**
+ * `claude-wif __complete <words…>`, what the scripts call on every Tab: the candidates for the
+ * last word, from the same command tree the parser uses. Never fails loudly: a broken
+ * configuration must not break the user's shell.
+ */
+export async function runComplete(io: IO, words: string[], program: Command): Promise<number> {
+  const sources: ValueSources = {
+    profiles: (configDir) => {
+      try {
+        return listProfiles(resolveConfigDir(io.env, configDir).value).map((p) => p.name);
+      } catch {
+        return [];
+      }
+    },
+    choices: { '--identity-source': sourceNames(), '--cache': [...CACHE_BACKENDS] },
+  };
+  const c = completeWords(program, words.length ? words : [''], sources);
+  io.stdout.write(`${c.values.map(([v, d]) => `${v}\t${d.replace(/[\t\n]/g, ' ')}\n`).join('')}:${c.directive}\n`);
   return 0;
 }
