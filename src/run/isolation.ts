@@ -137,6 +137,8 @@ export function isolationLayout(opts: {
   uid?: number;
   /** The command (a name looked up on PATH, or a path): its installation stays visible. */
   command?: string | undefined;
+  /** More directories to hide (the session's own private directory, whose socket is bound in elsewhere). */
+  alsoHide?: readonly string[];
   /** Test seam: the directory holding users' homes. */
   homesRoot?: string;
 }): IsolationLayout {
@@ -174,7 +176,16 @@ export function isolationLayout(opts: {
   // Platform-projected secrets (Kubernetes service-account and Anthropic tokens, Docker secrets).
   hide('/run/secrets');
   hide('/var/run/secrets');
-  for (const f of opts.materialFiles) hide(f);
+  // An identity file is hidden with its whole directory: platforms replace these files by rename
+  // (kubelet's symlink swap, an atomic rewrite), and a rename over a bind-mounted file detaches
+  // the mount in every namespace, which would uncover the new file. The file alone is masked only
+  // where its directory is HOME, the working directory or one of their parents.
+  for (const f of opts.materialFiles) {
+    const d = dirname(real(f));
+    if (d !== '/' && !isUnder(home, d) && !isUnder(cwd, d)) hide(existsSync(f) ? d : undefined);
+    else hide(f);
+  }
+  for (const d of opts.alsoHide ?? []) hide(d);
   // Every other user's home.
   const homesRoot = opts.homesRoot ?? '/home';
   try {

@@ -163,7 +163,7 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     let running;
     if (sandbox && iso) {
       if (r.target === 'claude-code') iso.ensureClaudeDir(readEnv(env, 'HOME') ?? homedir());
-      const layout = iso.isolationLayout({ env, cwd: r.cwd, materialFiles: material.files, configDir: plan.configDir.value, network: r.isolate!.network, proxySocket, command: file });
+      const layout = iso.isolationLayout({ env, cwd: r.cwd, materialFiles: material.files, configDir: plan.configDir.value, network: r.isolate!.network, proxySocket, command: file, alsoHide: privateDir ? [privateDir.dir] : [] });
       deps.log.debug(`isolation: ${sandbox.bwrap}; hidden ${[...layout.hideDirs, ...layout.hideFiles].join(', ') || 'nothing'}; writable ${layout.writable.join(', ')}; network ${layout.network}`);
       const port = Number(new URL(mode.baseUrl).port) || undefined;
       running = await iso.spawnIsolated({ bwrap: sandbox.bwrap, layout, file, args, env: childEnv, proxyPort: port, forwarder });
