@@ -141,6 +141,8 @@ export function isolationLayout(opts: {
   alsoHide?: readonly string[];
   /** Test seam: the directory holding users' homes. */
   homesRoot?: string;
+  /** Test seam: the directories the sandbox replaces with its own empty tmpfs. */
+  privateTmp?: readonly string[];
 }): IsolationLayout {
   const env = opts.env;
   const home = real(readEnv(env, 'HOME') ?? homedir());
@@ -203,15 +205,19 @@ export function isolationLayout(opts: {
   if (existsSync(claudeDir)) writable.push(real(claudeDir));
   // A hidden directory stays hidden even if it is (under) the working directory; one that contains
   // the working directory or HOME (an admin's /home) is not hidden as a whole.
-  const hideDirs = [...dirs].filter((d) => !isUnder(cwd, d) && !isUnder(home, d)).sort();
-  const hideFiles = [...files].filter((f) => !hideDirs.some((d) => isUnder(f, d))).sort();
+  // Under /tmp and /var/tmp the sandbox has its own empty tmpfs: only what is bound back (HOME or
+  // the working directory living there) needs hiding again.
+  const privateTmp = opts.privateTmp ?? ['/tmp', '/var/tmp'];
+  const visible = (p: string): boolean => !privateTmp.some((t) => isUnder(p, t)) || isUnder(p, home) || isUnder(p, cwd);
+  const hideDirs = [...dirs].filter((d) => !isUnder(cwd, d) && !isUnder(home, d) && visible(d)).sort();
+  const hideFiles = [...files].filter((f) => !hideDirs.some((d) => isUnder(f, d)) && visible(f)).sort();
   // The command must still be there: an installation under /tmp or under another user's home
   // (a tool cache) is bound back read-only — the whole node_modules tree for an npm install,
   // whose launcher runs a sibling package's binary.
   const expose: string[] = [];
   const cmd = opts.command ? commandPath(opts.command, env, cwd) : undefined;
   if (cmd) {
-    const hidden = (p: string): boolean => isUnder(p, '/tmp') || isUnder(p, '/var/tmp') || hideDirs.some((d) => isUnder(p, d));
+    const hidden = (p: string): boolean => privateTmp.some((t) => isUnder(p, t)) || hideDirs.some((d) => isUnder(p, d));
     for (const p of new Set([cmd, real(cmd)])) {
       if (!hidden(p) || isUnder(p, home) || isUnder(p, cwd)) continue;
       const at = p.split(sep).lastIndexOf('node_modules');

@@ -66,6 +66,7 @@ async function attack(args: string[]): Promise<{ report: Report; world: WifWorld
     const env = { ...world.env, TMPDIR: tmp, GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: gh.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN };
     const r = await runToEnd(['exec', ...args, '--', process.execPath, ATTACKER, JSON.stringify(know)], env, 90_000);
     const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Report;
+    if (process.env.ATTACK_DEBUG) console.error(r.stderr, JSON.stringify({ ...report, files: { ...report.files, jwts: report.files.jwts.length } }).slice(0, 3000));
     return { report, world, stderr: r.stderr, code: r.code };
   } finally {
     for (const p of peers) await p.close();

@@ -23,6 +23,7 @@ describe('isolation layout', () => {
     network: 'none',
     proxySocket: '/run/x/proxy.sock',
     homesRoot: join(root, 'home'),
+    privateTmp: [],
     command: 'mytool',
   });
 

