@@ -5,6 +5,7 @@ import { profilePath, readEnv, resolveConfigDir, type Env } from '../config/path
 import { buildProfile, readRawProfile, validateForWrite, writeProfileFile } from '../config/write-profile.js';
 import { getAccessToken } from '../core/credentials.js';
 import { resolvePlan } from '../core/resolve.js';
+import { DEFAULT_AUDIENCE } from '../protocol.js';
 import { credentialEnv, TARGETS, type Target } from '../output/credential-env.js';
 import { renderGithubEnvFile } from '../output/shells.js';
 import { run as runCli } from '../cli/main.js';
@@ -32,7 +33,6 @@ export interface ActionIO {
 
 /** The profile the action writes when the workflow names none: in a directory of its own, so nothing of the user's is touched. */
 export const ACTION_PROFILE = 'github-actions';
-const DEFAULT_AUDIENCE = 'https://api.anthropic.com';
 
 const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -9,8 +9,6 @@ import { describeAge } from '../util/jwt.js';
 import { pidAlive } from '../util/pid.js';
 import { ledgerDir, ledgerEntryPath, ledgerRoot } from './layout.js';
 
-export { ledgerDir } from './layout.js';
-
 /**
  * Assertions that may have reached a token endpoint, per issuer: one small file per assertion id,
  * created with O_EXCL so that "check and record" is one atomic step across processes. Entries live

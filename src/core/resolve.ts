@@ -19,8 +19,6 @@ import { hash128 } from '../util/hash.js';
 import { tokenPath } from '../cache/layout.js';
 import { isKnownSource, unknownSourceError } from '../identity/names.js';
 
-// Until src/run and src/cli import it from protocol.ts.
-export { DEFAULT_BASE_URL } from '../protocol.js';
 
 /** Variables that outrank federation in every SDK and in Claude Code (spec §4–§5). */
 export const SHADOWING_VARS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;

@@ -1,5 +1,5 @@
 import { ID_PATTERNS } from '../config/ids.js';
-import { DEFAULT_BASE_URL } from '../core/resolve.js';
+import { DEFAULT_AUDIENCE, DEFAULT_BASE_URL } from '../protocol.js';
 import { requireSecureEndpoint } from '../exchange/token-endpoint.js';
 import type { WifError } from '../util/errors.js';
 import { CsiMountError } from './errors.js';
@@ -19,7 +19,7 @@ export const DRIVER_KEYS = {
 } as const;
 
 /** The audience Anthropic federation rules expect by default (spec §6). */
-export const DEFAULT_CSI_AUDIENCE = 'https://api.anthropic.com';
+export const DEFAULT_CSI_AUDIENCE = DEFAULT_AUDIENCE;
 export const DEFAULT_CSI_PROFILE = 'default';
 
 export interface MountParams {

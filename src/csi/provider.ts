@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Env } from '../config/paths.js';
 import { timeouts } from '../core/credentials.js';
-import { DEFAULT_BASE_URL } from '../core/resolve.js';
+import { DEFAULT_BASE_URL } from '../protocol.js';
 import { exchangeToken, type ExchangeRequest, type ExchangeResult } from '../exchange/token-endpoint.js';
 import { credentialsJson, SIDECAR_PROFILE } from '../run/sidecar.js';
 import { PICKUP_WINDOW_SECONDS, refreshSchedule } from '../run/rotator.js';

@@ -6,8 +6,6 @@ import type { Logger } from '../util/log.js';
 import { deniedError, errorForStatus } from './errors.js';
 import { isTokenText, MAX_TOKEN_LENGTH } from '../util/token-text.js';
 
-// Until src/run imports it from protocol.ts.
-export { OAUTH_BETA } from '../protocol.js';
 /** The SDKs read at most 1 MiB of a token response. */
 export const MAX_RESPONSE_BYTES = 1 << 20;
 

@@ -1,8 +1,7 @@
 import type { Env } from '../config/paths.js';
 import { readEnv } from '../config/paths.js';
 import type { AccessToken } from '../core/credentials.js';
-import { DEFAULT_BASE_URL } from '../core/resolve.js';
-import { OAUTH_BETA } from '../protocol.js';
+import { DEFAULT_BASE_URL, OAUTH_BETA } from '../protocol.js';
 
 export type Target = 'sdk' | 'claude-code';
 export const TARGETS: readonly Target[] = ['sdk', 'claude-code'];

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import type { AccessToken, CoreDeps } from '../core/credentials.js';
-import { DEFAULT_BASE_URL, type Plan } from '../core/resolve.js';
+import type { Plan } from '../core/resolve.js';
+import { DEFAULT_BASE_URL } from '../protocol.js';
 import { WifError } from '../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 import { describeAge } from '../util/jwt.js';

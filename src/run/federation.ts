@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
 import type { CoreDeps } from '../core/credentials.js';
-import { DEFAULT_BASE_URL, type Plan } from '../core/resolve.js';
+import type { Plan } from '../core/resolve.js';
+import { DEFAULT_BASE_URL } from '../protocol.js';
 import type { EnvAssignment } from '../output/credential-env.js';
 import { nowSeconds } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
@@ -105,7 +106,7 @@ export async function startFederationChild(opts: FederationOptions): Promise<Fed
       hint: 'use --mode sidecar or --mode token with this profile',
     });
   }
-  const [{ fetchIdentity }, { timeouts }, { ledgerDir }] = await Promise.all([import('../core/identity.js'), import('../core/credentials.js'), import('../cache/ledger.js')]);
+  const [{ fetchIdentity }, { timeouts }, { ledgerEntry }] = await Promise.all([import('../core/identity.js'), import('../core/credentials.js'), import('../cache/ledger.js')]);
   const { requestMs } = timeouts(deps.env);
   const first = await fetchIdentity(plan, deps, requestMs);
   // A `command` may print a new JWT per run or `cat` a file: two runs tell (neither JWT is used).
@@ -164,7 +165,7 @@ export async function startFederationChild(opts: FederationOptions): Promise<Fed
         writeFileAtomic(identityFile, `${first.jwt}\n`, 0o600);
         interval = rotationInterval(undefined, first.claims.exp - first.claims.iat);
       }
-      const exchanged = plan.checkJti.enabled && existsSync(join(ledgerDir(plan.cacheDir.value, first.claims.iss), first.claims.assertionId));
+      const exchanged = plan.checkJti.enabled && ledgerEntry(plan.cacheDir.value, first.claims.iss, first.claims.assertionId) !== undefined;
       deps.log.warn(
         `--mode federation: the identity source "${first.source}" ${first.source === 'command' ? 'printed the same JWT on two runs, so it ' : ''}cannot mint a JWT on demand, so the child ${passThrough ? `reads the platform's own file ${path}` : 'gets a copy of the current JWT, re-read from the source'}` +
           ` and can exchange each JWT only once (single-use jti): a refresh before the platform issues the next JWT is refused as a replay` +

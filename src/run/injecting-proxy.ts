@@ -13,7 +13,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import type { Env } from '../config/paths.js';
 import type { AccessToken } from '../core/credentials.js';
-import { OAUTH_BETA } from '../exchange/token-endpoint.js';
+import { OAUTH_BETA } from '../protocol.js';
 import type { Clock } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
 import { isLocalHost, proxyFor } from '../util/proxy-policy.js';

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TOKEN_PATH } from '../protocol.js';
 import { redact } from '../util/redact.js';
 import { createApi, type ApiCallRecord } from './api.js';
 import {
@@ -250,7 +251,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const { pathname } = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const method = req.method ?? 'GET';
-    if (pathname === '/v1/oauth/token') return tokenRequest(req, res, requestId);
+    if (pathname === TOKEN_PATH) return tokenRequest(req, res, requestId);
     if (pathname === '/oidc/.well-known/openid-configuration' || pathname === '/oidc/.well-known/jwks.json') {
       if (method !== 'GET' && method !== 'HEAD') {
         return sendReply(res, { status: 405, body: errorBody('invalid_request_error', 'use GET', requestId) }, requestId, method);

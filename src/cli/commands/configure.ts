@@ -7,7 +7,8 @@ import { allSourceFlags, flagAttribute, optionsFor, sourceNames, type SourceOpti
 import { unknownSourceError } from '../../identity/names.js';
 import { buildProfile, currentIdentity, readRawProfile, serialize, validateForWrite, writeActiveConfig, writeProfileFile, type ProfileChanges } from '../../config/write-profile.js';
 import { OWN_KEY } from '../../config/profile.js';
-import { CACHE_BACKENDS, DEFAULT_BASE_URL } from '../../core/resolve.js';
+import { CACHE_BACKENDS } from '../../core/resolve.js';
+import { DEFAULT_BASE_URL } from '../../protocol.js';
 import { requireSecureEndpoint } from '../../exchange/token-endpoint.js';
 import { WifError } from '../../util/errors.js';
 import { lineDiff } from '../../util/diff.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { startSandboxWithIdentityFile } from './sandbox.js';
+import { ACCESS_TOKEN_PREFIX } from '../../protocol.js';
 import { decodeJwt } from '../../util/jwt.js';
 import { redact } from '../../util/redact.js';
 import { WifError } from '../../util/errors.js';
@@ -108,7 +109,7 @@ export async function runDemo(ctx: CommandContext): Promise<number> {
     step(4, '`claude-wif --profile demo token` exchanges the JWT (RFC 7523 jwt-bearer) for an access token');
     const first = await runProcess(node, [self, '--profile', 'demo', 'token'], env);
     const token = first.stdout.trim();
-    if (first.code !== 0 || !token.startsWith('sk-ant-oat01-')) fail(`token failed (exit ${first.code}): ${redact(first.stderr.trim())}`);
+    if (first.code !== 0 || !token.startsWith(ACCESS_TOKEN_PREFIX)) fail(`token failed (exit ${first.code}): ${redact(first.stderr.trim())}`);
     else say(`    got ${redact(token)} — ${s.exchanges.length} exchange(s) seen by the token endpoint; cached (0600) in the profile's credentials file`);
 
     step(5, 'A second call is served from the cache: no new exchange');

@@ -5,7 +5,7 @@ import type { CommandContext } from '../context.js';
 import { resolveCacheDir, resolveConfigDir, validateProfileName, profilePath } from '../../config/paths.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../util/fsx.js';
 import { WifError } from '../../util/errors.js';
-import { MAX_MAX_JWT_LIFETIME_SECONDS } from '../../protocol.js';
+import { DEFAULT_AUDIENCE, MAX_MAX_JWT_LIFETIME_SECONDS } from '../../protocol.js';
 import type { Sandbox, SandboxConfig } from '../../sandbox/server.js';
 
 export interface SandboxCommandOptions {
@@ -114,7 +114,7 @@ export async function runSandbox(ctx: CommandContext, opts: SandboxCommandOption
     const { setupPlatform } = await import('../../sandbox/platforms.js');
     const dir = join(identityDir, platform);
     ensurePrivateDir(dir);
-    setup = await setupPlatform(platform, running.sandbox, { dir, audience: 'https://api.anthropic.com', jwtLifetime, write: (path, text) => writeFileAtomic(path, `${text}\n`, 0o600) });
+    setup = await setupPlatform(platform, running.sandbox, { dir, audience: DEFAULT_AUDIENCE, jwtLifetime, write: (path, text) => writeFileAtomic(path, `${text}\n`, 0o600) });
     // A rule for this platform's subjects (the Console rule a user would create for it), unless --config chose the rules.
     if (!opts.config) for (const rule of running.sandbox.config.rules) rule.match = { ...rule.match, subject_prefix: setup.subjectPrefix };
     // The profile reads the platform's identity the way a job or pod would, not the sandbox's own file.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { isatty } from 'node:tty';
 import type { Env } from '../../config/paths.js';
-import { DEFAULT_BASE_URL } from '../../core/resolve.js';
+import { DEFAULT_BASE_URL } from '../../protocol.js';
 import { EXPIRES_AT_VAR, type EnvAssignment } from '../../output/credential-env.js';
 import { WifError } from '../../util/errors.js';
 
