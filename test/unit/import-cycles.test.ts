@@ -12,7 +12,6 @@ const SRC = resolve(import.meta.dirname, '../../src');
  */
 const BEING_REMOVED = [
   ['cli/commands/demo.ts', 'cli/commands/sandbox.ts'],
-  ['cli/commands/completion.ts', 'cli/main.ts'],
 ];
 
 describe('import graph of src/', () => {
