@@ -214,16 +214,22 @@ export function isolationLayout(opts: {
   // The command must still be there: an installation under /tmp or under another user's home
   // (a tool cache) is bound back read-only — the whole node_modules tree for an npm install,
   // whose launcher runs a sibling package's binary.
+  // The same goes for the directories on PATH, which the command and its tools run programs from.
   const expose: string[] = [];
+  const hidden = (p: string): boolean => privateTmp.some((t) => isUnder(p, t)) || hideDirs.some((d) => isUnder(p, d));
+  const secret = (p: string): boolean => [...dirs].some((d) => d !== '/tmp' && (isUnder(p, d) || isUnder(d, p)) && !isOtherHome(d)) || [...files].some((f) => isUnder(f, p));
+  const isOtherHome = (d: string): boolean => dirname(d) === (opts.homesRoot ?? '/home') || d === '/root';
   const cmd = opts.command ? commandPath(opts.command, env, cwd) : undefined;
-  if (cmd) {
-    const hidden = (p: string): boolean => privateTmp.some((t) => isUnder(p, t)) || hideDirs.some((d) => isUnder(p, d));
-    for (const p of new Set([cmd, real(cmd)])) {
-      if (!hidden(p) || isUnder(p, home) || isUnder(p, cwd)) continue;
-      const at = p.split(sep).lastIndexOf('node_modules');
-      const root = at > 0 ? p.split(sep).slice(0, at + 1).join(sep) : dirname(p);
-      if (!hideFiles.includes(root) && !expose.some((e) => isUnder(root, e))) expose.push(root);
-    }
+  const pathDirs = (readEnv(env, 'PATH') ?? '').split(':').filter((d) => d.startsWith('/'));
+  const candidates = [...(cmd ? [cmd, real(cmd)] : []), ...pathDirs.flatMap((d) => [join(d, '.'), real(d)])];
+  for (const p of new Set(candidates)) {
+    if (!hidden(p) || isUnder(p, home) || isUnder(p, cwd)) continue;
+    const parts = p.split(sep);
+    const at = parts.lastIndexOf('node_modules');
+    const root = at > 0 ? parts.slice(0, at + 1).join(sep) : pathDirs.includes(p) || !existsSync(p) || !lstatSync(p).isFile() ? p : dirname(p);
+    // Never a directory that holds (or is) something hidden on purpose: a config dir or an identity file.
+    if (secret(root) || !existsSync(root)) continue;
+    if (!expose.some((e) => isUnder(root, e))) expose.push(root);
   }
   return {
     home,
