@@ -11,6 +11,7 @@ import { crashStorm } from './crash-storm.mjs';
 import { coldBench } from './cold.mjs';
 import { execRssBench } from './exec-rss.mjs';
 import { auditBench } from './audit.mjs';
+import { csiBench } from './csi.mjs';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`;
 console.log(`machine: ${machine}`);
@@ -28,6 +29,7 @@ const BENCHMARKS = [
   { command: 'node bench/exec-rss.mjs', run: () => execRssBench({ rounds: 5 }) },
   { command: 'node bench/agent-rss.mjs', run: () => agentRssBench({ cycles: Number(process.env.CYCLES ?? 10_000) }) },
   { command: 'node bench/audit.mjs', run: () => auditBench({ files: Number(process.env.AUDIT_FILES ?? 50_000), rounds: Number(process.env.AUDIT_ROUNDS ?? 3) }) },
+  { command: 'node bench/csi.mjs', run: () => csiBench({ agents: Number(process.env.AGENTS ?? 100) }) },
   { command: 'node bench/crash-storm.mjs', run: () => crashStorm({ n: Number(process.env.CRASH_N ?? 200) }) },
 ];
 

@@ -44,8 +44,8 @@ export interface ProviderOptions {
   rotationIntervalSeconds?: number;
   /** Upper bound on cached entries (least recently used goes first). */
   maxEntries?: number;
-  /** Called after every exchange (the daemon's memory upkeep). */
-  afterExchange?: () => void;
+  /** Called after every Mount (the daemon's memory upkeep: a cheap check, a collection when the heap grew). */
+  afterMount?: () => void;
   /** The exchange; the real RFC 7523 client by default. */
   exchange?: (req: ExchangeRequest, opts: Parameters<typeof exchangeToken>[1]) => Promise<ExchangeResult>;
 }
@@ -57,6 +57,8 @@ export interface ProviderStats {
   failures: number;
   cached: number;
   inflight: number;
+  /** Single-use service-account tokens remembered as sent without success. */
+  spent: number;
   /** Failures by MountResponse.error.code. */
   errors: Record<string, number>;
 }
@@ -95,6 +97,13 @@ export function createProvider(opts: ProviderOptions): Provider {
   const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const exchange = opts.exchange ?? exchangeToken;
   const cache = new Map<string, Entry>();
+  /**
+   * Single-use service-account tokens (with a jti) that reached the token endpoint without buying
+   * a token — refused, failed or unanswered — by hash, with the error and the JWT's expiry. The
+   * driver retries a failed Mount with the same token; it is never sent again (the endpoint may
+   * have consumed its jti): the retry gets the first answer until kubelet brings a new token.
+   */
+  const spent = new Map<string, { error: CsiMountError; exp: number }>();
   const inflight = new Map<string, Promise<Entry>>();
   const stats = { mounts: 0, exchanges: 0, reused: 0, failures: 0 };
   const errors: Record<string, number> = {};
@@ -114,6 +123,8 @@ export function createProvider(opts: ProviderOptions): Provider {
   const exchangeFor = async (p: MountParams, claims: PreflightResult, key: string, assertion: string, previous: Entry | undefined): Promise<Entry> => {
     const { requestMs, overallMs } = timeouts(opts.env);
     const started = clock.now();
+    const singleUse = claims.jti !== undefined;
+    let reached = false;
     const result = await exchange(
       {
         baseUrl: p.baseUrl,
@@ -124,8 +135,24 @@ export function createProvider(opts: ProviderOptions): Provider {
         workspaceId: p.workspaceId,
         userAgent: opts.userAgent,
       },
-      { clock, log, timeoutMs: requestMs, retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 4_000, deadline: started + overallMs } },
-    );
+      {
+        clock,
+        log,
+        timeoutMs: requestMs,
+        retry: { attempts: 3, baseDelayMs: 500, maxDelayMs: 4_000, deadline: started + overallMs },
+        singleUse,
+        onOutcome: (_a, o) => {
+          if (o.sent) reached = true;
+        },
+      },
+    ).catch((err: unknown) => {
+      const e = toMountError(err);
+      if (singleUse && reached) {
+        spent.set(assertion, { error: e, exp: claims.exp });
+        while (spent.size > maxEntries) spent.delete(spent.keys().next().value as string);
+      }
+      throw e;
+    });
     stats.exchanges++;
     const nowMs = clock.now();
     const entry: Entry = {
@@ -138,7 +165,6 @@ export function createProvider(opts: ProviderOptions): Provider {
     };
     remember(key, entry);
     log.info(`csi: ${who(p, claims)}: new token (expires in ${describeAge(entry.expiresAt - entry.obtainedAt)})${result.requestId ? ` request-id ${result.requestId}` : ''}`);
-    opts.afterExchange?.();
     return entry;
   };
 
@@ -167,6 +193,14 @@ export function createProvider(opts: ProviderOptions): Provider {
         'kubelet renews the token at 80% of its life: request a shorter expirationSeconds in the CSIDriver tokenRequests than the federation rule\'s token_lifetime_seconds, or a longer token lifetime in the rule',
       );
     }
+    const burnt = spent.get(assertion);
+    if (burnt) {
+      throw new CsiMountError(
+        burnt.error.code,
+        `${burnt.error.message} (this service-account token is single use and already reached the token endpoint: not sent again)`,
+        `${burnt.error.hint ? `${burnt.error.hint}; ` : ''}kubelet brings a new service-account token at 80% of the current one's life (or delete the pod)`,
+      );
+    }
     const flightKey = `${key}\0${assertion}`;
     const pending = inflight.get(flightKey);
     if (pending) return { entry: await pending, how: 'shared' };
@@ -175,33 +209,41 @@ export function createProvider(opts: ProviderOptions): Provider {
     return { entry: await run, how: 'exchanged' };
   };
 
+  const mountOnce = async (req: MountRequest): Promise<MountResponse> => {
+    stats.mounts++;
+    let p: MountParams | undefined;
+    let claims: PreflightResult | undefined;
+    try {
+      p = parseMountParams(parseAttributes(req.attributes));
+      claims = preflightJwt(p.serviceAccountToken, Math.floor(nowSec()));
+      checkBinding(p, claims);
+      const { entry, how } = await tokenFor(p, claims);
+      if (how === 'reused') {
+        stats.reused++;
+        log.debug(`csi: ${who(p, claims)}: token reused (expires in ${describeAge(entry.expiresAt - nowSec())})`);
+      }
+      return {
+        object_version: [{ id: OBJECT_ID, version: `${entry.obtainedAtMs}-${entry.expiresAt}` }],
+        files: volumeFiles(p, entry, p.tokenFileMode ?? driverPermission(req.permission)),
+      };
+    } catch (err) {
+      const e = toMountError(err);
+      stats.failures++;
+      errors[e.code] = (errors[e.code] ?? 0) + 1;
+      log.info(`csi: ${p ? who(p, claims) : 'Mount'}: failed: ${e.code}: ${e.message}${e.hint ? `; fix: ${e.hint}` : ''}`);
+      if (e.code === 'internal_error' && err instanceof Error && err.stack) log.debug(err.stack);
+      return { object_version: [], error: { code: e.code }, files: [] };
+    }
+  };
+
   return {
     version: () => ({ version: 'v1alpha1', runtime_name: PROVIDER_NAME, runtime_version: VERSION }),
 
     async mount(req) {
-      stats.mounts++;
-      let p: MountParams | undefined;
-      let claims: PreflightResult | undefined;
       try {
-        p = parseMountParams(parseAttributes(req.attributes));
-        claims = preflightJwt(p.serviceAccountToken, Math.floor(nowSec()));
-        checkBinding(p, claims);
-        const { entry, how } = await tokenFor(p, claims);
-        if (how === 'reused') {
-          stats.reused++;
-          log.debug(`csi: ${who(p, claims)}: token reused (expires in ${describeAge(entry.expiresAt - nowSec())})`);
-        }
-        return {
-          object_version: [{ id: OBJECT_ID, version: `${entry.obtainedAtMs}-${entry.expiresAt}` }],
-          files: volumeFiles(p, entry, p.tokenFileMode ?? driverPermission(req.permission)),
-        };
-      } catch (err) {
-        const e = toMountError(err);
-        stats.failures++;
-        errors[e.code] = (errors[e.code] ?? 0) + 1;
-        log.info(`csi: ${p ? who(p, claims) : 'Mount'}: failed: ${e.code}: ${e.message}${e.hint ? `; fix: ${e.hint}` : ''}`);
-        if (e.code === 'internal_error' && err instanceof Error && err.stack) log.debug(err.stack);
-        return { object_version: [], error: { code: e.code }, files: [] };
+        return await mountOnce(req);
+      } finally {
+        opts.afterMount?.();
       }
     },
 
@@ -214,10 +256,11 @@ export function createProvider(opts: ProviderOptions): Provider {
           n++;
         }
       }
+      for (const [k, e] of spent) if (e.exp + 60 <= now) spent.delete(k);
       return n;
     },
 
-    stats: () => ({ ...stats, cached: cache.size, inflight: inflight.size, errors: { ...errors } }),
+    stats: () => ({ ...stats, cached: cache.size, inflight: inflight.size, spent: spent.size, errors: { ...errors } }),
   };
 }
 

@@ -159,10 +159,11 @@ describe('csi-provider: failed Mounts', () => {
     const s2 = await startCsiServer({ socket: join(dir, 'quick.sock'), provider: quick, log: createLogger({ write: () => true }, 'quiet') });
     const c2 = await driverClient(s2.socket);
     try {
+      // Without a jti (clusters before 1.29) a token may be sent again: each attempt times out.
       const p = pod('p9');
       sandbox.injectFault({ status: 200, delayMs: 1_500, count: 3 });
       const before = log.length;
-      const res = await c2.mount({ attributes: attributes(p, spcParams(sandbox), { [AUDIENCE]: await saFor(p) }) });
+      const res = await c2.mount({ attributes: attributes(p, spcParams(sandbox), { [AUDIENCE]: await saFor(p, { jti: false }) }) });
       expect(res.error).toEqual({ code: 'endpoint_timeout' });
       expect(res.files).toEqual([]);
       expect(log.slice(before)).toMatch(/failed: endpoint_timeout: /);
@@ -172,6 +173,28 @@ describe('csi-provider: failed Mounts', () => {
       c2.close();
       await s2.close(100);
     }
+  });
+
+  it('a single-use service-account token that reached the endpoint is never sent again: the driver\'s retry gets the first answer', async () => {
+    const q = pod('q2', 'payments');
+    const sa = await saFor(q);
+    const attrs = attributes(q, spcParams(sandbox), { [AUDIENCE]: sa });
+    const n = sandbox.exchanges.length;
+    await expectFailure(attrs, 'exchange_denied', /401/);
+    await expectFailure(attrs, 'exchange_denied', /not sent again.*kubelet brings a new service-account token/);
+    expect(sandbox.exchanges.length - n).toBe(1);
+    // A 503 that may have consumed the jti: no retry with the same token, now or on the next Mount.
+    const r = pod('r2');
+    const sa2 = await saFor(r);
+    sandbox.injectFault({ status: 503, count: 3 });
+    const n2 = sandbox.exchanges.length;
+    await expectFailure(attributes(r, spcParams(sandbox), { [AUDIENCE]: sa2 }), 'endpoint_failed', /503/);
+    sandbox.clearFaults();
+    await expectFailure(attributes(r, spcParams(sandbox), { [AUDIENCE]: sa2 }), 'endpoint_failed', /not sent again/);
+    expect(sandbox.exchanges.length - n2).toBe(1);
+    // kubelet's next token works at once.
+    const ok = await client.mount({ attributes: attributes(r, spcParams(sandbox), { [AUDIENCE]: await saFor(r) }) });
+    expect(ok.error).toBeNull();
   });
 
   it('an endpoint echoing the assertion in its error never puts it in the log', async () => {

@@ -71,12 +71,14 @@ export function pod(name: string, namespace = K8S_NAMESPACE, serviceAccount = 'm
 }
 
 /** A pod-bound service-account token as kubelet's TokenRequest issues it. */
-export function kubeletToken(sandbox: Sandbox, p: Pod, opts: { audience?: string; lifetimeSeconds?: number; iat?: number } = {}): Promise<string> {
+export function kubeletToken(sandbox: Sandbox, p: Pod, opts: { audience?: string; lifetimeSeconds?: number; iat?: number; jti?: false } = {}): Promise<string> {
   return sandbox.mint({
     sub: `system:serviceaccount:${p.namespace}:${p.serviceAccount}`,
     aud: [opts.audience ?? AUDIENCE],
     lifetimeSeconds: opts.lifetimeSeconds ?? 3600,
     ...(opts.iat !== undefined ? { iat: opts.iat } : {}),
+    // Kubernetes 1.29+ puts a jti in service-account tokens; older clusters do not.
+    ...(opts.jti === false ? { jti: false as const } : {}),
     claims: {
       'kubernetes.io': {
         namespace: p.namespace,

@@ -34,7 +34,7 @@ export async function runCsiProvider(ctx: CommandContext, opts: CsiProviderOptio
   const maxEntries = positiveInt(opts.maxCached, '--max-cached', 10_000_000);
   const log = daemonLogger(ctx);
   const memory = memoryKeeper();
-  const provider = createProvider({ clock: ctx.io.clock, log, env: ctx.io.env, userAgent: ctx.deps.userAgent, rotationIntervalSeconds, maxEntries, afterExchange: () => memory.afterRefresh() });
+  const provider = createProvider({ clock: ctx.io.clock, log, env: ctx.io.env, userAgent: ctx.deps.userAgent, rotationIntervalSeconds, maxEntries, afterMount: () => memory.afterRefresh() });
   const stop = untilStopSignal(ctx);
   try {
     const server = await startCsiServer({ socket, provider, log });
