@@ -1,19 +1,44 @@
-import { resolvePlan, SHADOWING_VARS, type Plan } from '../core/resolve.js';
+import { resolvePlan, SHADOWING_VARS, type CacheBackend, type Plan, type ResolveInput } from '../core/resolve.js';
 import type { CoreDeps } from '../core/credentials.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../version.js';
 import type { IO } from './io.js';
 
-/** Options every command accepts (ARCHITECTURE.md §3). */
+/** Options every command accepts (ARCHITECTURE.md §3), as parsed. */
 export interface GlobalOptions {
   profile?: string;
   configDir?: string;
   identitySource?: string;
-  /** Token cache backend: "file" or "keyring". */
-  cache?: string;
+  /** Token cache backend (the parser checks the flag; CLAUDE_WIF_CACHE and the profile are checked by the resolver). */
+  cache?: CacheBackend;
   debug?: boolean;
   quiet?: boolean;
   color?: boolean;
+}
+
+/** What a command gets besides its options: its operands, and everything after the first `--`. */
+export interface Invocation {
+  args: string[];
+  /** The arguments after the first `--` of the command line, untouched; undefined without `--`. */
+  passthrough: string[] | undefined;
+  /** Options given on the command line (not defaults), by attribute name: `--isolate` implies a mode unless --mode is given. */
+  given: ReadonlySet<string>;
+}
+
+/**
+ * The one place global options become the resolver's inputs: every plan a command makes (the
+ * selected profile's, or a named one's) honours --config-dir, --identity-source and --cache alike.
+ */
+export function resolveInputs(io: Pick<IO, 'env' | 'cwd'>, global: GlobalOptions, over: { profile?: string; audience?: string } = {}): ResolveInput {
+  return {
+    env: io.env,
+    cwd: io.cwd,
+    profile: over.profile ?? global.profile,
+    configDir: global.configDir,
+    identitySource: global.identitySource,
+    cache: global.cache,
+    ...(over.audience !== undefined ? { audience: over.audience } : {}),
+  };
 }
 
 export interface CommandContext {
@@ -21,7 +46,10 @@ export interface CommandContext {
   global: GlobalOptions;
   log: Logger;
   deps: CoreDeps;
+  /** The plan of the selected profile (--profile, else the usual selection); resolved once. */
   plan(): Plan;
+  /** The plan of a named profile, with every other global option. */
+  planFor(profile: string): Plan;
 }
 
 export function makeContext(io: IO, global: GlobalOptions): CommandContext {
@@ -35,15 +63,11 @@ export function makeContext(io: IO, global: GlobalOptions): CommandContext {
     log,
     deps,
     plan() {
-      cached ??= resolvePlan({
-        env: io.env,
-        cwd: io.cwd,
-        profile: global.profile,
-        configDir: global.configDir,
-        identitySource: global.identitySource,
-        cache: global.cache,
-      });
+      cached ??= resolvePlan(resolveInputs(io, global));
       return cached;
+    },
+    planFor(profile) {
+      return resolvePlan(resolveInputs(io, global, { profile }));
     },
   };
 }

@@ -10,6 +10,7 @@ import { sidecarMode } from '../run/exec/mode-sidecar.js';
 import { tokenMode } from '../run/exec/mode-token.js';
 import { DEFAULT_EXEC_MODE, type ExecMode, type ExecModeStrategy, type TokenSource } from '../run/exec/modes.js';
 import { childCommand, chooseTarget, execWarnings, runExecSession } from '../run/exec/session.js';
+import type { Target } from '../output/credential-env.js';
 import { systemClock } from '../util/clock.js';
 import { ERROR_CODES, WifError, type ErrorCode } from '../util/errors.js';
 import { createLogger, type Writable } from '../util/log.js';
@@ -54,7 +55,8 @@ export function startExec(argv: string[], env: NodeJS.ProcessEnv, host: HotExecH
   if (hit === undefined) return false;
   const { plan } = hit;
   const command = childCommand(args.child, env);
-  const target = chooseTarget(args.target, command.file);
+  // parseHotArgs accepted only sdk or claude-code.
+  const target = chooseTarget(args.target as Target | undefined, command.file);
 
   const stderr: Writable = { write: (s: string) => writeFd(2, s) };
   const log = createLogger(stderr, args.quiet ? 'quiet' : 'info');

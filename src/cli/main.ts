@@ -1,30 +1,34 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { makeContext, type CommandContext, type GlobalOptions } from './context.js';
+import { makeContext, type CommandContext, type GlobalOptions, type Invocation } from './context.js';
 import type { IO } from './io.js';
-import { WifError } from '../util/errors.js';
 import { reportError } from './report-error.js';
 import { VERSION } from '../version.js';
 import { addExamples } from './help.js';
-import { EXEC_MODES } from '../run/exec/modes.js';
 import { PLATFORMS } from '../sandbox/platforms.js';
 import { allSourceFlags, sourceFlagHelp } from '../config/source-options.js';
 
 export { reportError } from './report-error.js';
 
-type Runner = (ctx: CommandContext, opts: Record<string, unknown>, cmd: Command) => Promise<number>;
+import { CACHE_BACKENDS, parseCacheBackend } from '../core/resolve.js';
+import { ENV_COMMAND_FORMATS, TOKEN_FORMATS } from './option-values.js';
+import { choiceOption, forceRefreshOption, minTtlOption, modeOption, targetOption } from './options.js';
+
+/** A command's adapter: its parsed, typed options and its operands in; the exit code out. */
+type Runner = (ctx: CommandContext, opts: never, input: Invocation) => Promise<number>;
 
 /**
- * Builds the program. Command modules are imported inside their actions, so `claude-wif token`
- * with a fresh cached token loads only the token command, the resolver and the file cache.
+ * Builds the program: every command with its options (defined once, in options.ts), each
+ * command's adapter imported only when it runs. `passthrough` is the command line after the first
+ * `--` (exec's child). A fresh cached token never gets here: the hot entry (hot.ts) answers it.
  */
-export function buildProgram(io: IO, setExit: (code: number) => void): Command {
+export function buildProgram(io: IO, setExit: (code: number) => void, passthrough?: string[]): Command {
   const program = new Command('claude-wif')
     .description('Anthropic Workload Identity Federation credential helper: ambient OIDC identity in, short-lived Anthropic tokens out.')
     .version(VERSION, '-V, --version')
     .option('-p, --profile <name>', 'profile to use (default: $ANTHROPIC_PROFILE, then federation env vars, then active_config/"default")')
     .option('--config-dir <dir>', 'SDK config directory (default: $ANTHROPIC_CONFIG_DIR or ~/.config/anthropic)')
     .option('--identity-source <name>', 'override the identity source (also CLAUDE_WIF_IDENTITY_SOURCE)')
-    .option('--cache <backend>', 'token cache: file (default, shared with the SDKs) or keyring (the OS keyring; also CLAUDE_WIF_CACHE)')
+    .addOption(cacheOption())
     .option('--debug', 'redacted diagnostics on stderr (also CLAUDE_WIF_LOG=debug)')
     .option('-q, --quiet', 'only errors on stderr')
     .option('--no-color', 'no colour (also NO_COLOR; colour is only ever used on a terminal)')
@@ -41,8 +45,13 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
       const cmd = args[args.length - 1] as Command;
       const opts = cmd.opts() as Record<string, unknown>;
       const ctx = makeContext(io, cmd.optsWithGlobals() as GlobalOptions);
+      const input: Invocation = {
+        args: cmd.args,
+        passthrough,
+        given: new Set(Object.keys(opts).filter((k) => cmd.getOptionValueSource(k) === 'cli')),
+      };
       try {
-        setExit(await (await load())(ctx, opts, cmd));
+        setExit(await (await load())(ctx, opts as never, input));
       } catch (err) {
         setExit(reportError(ctx, err, Boolean(opts['json']) || opts['format'] === 'json'));
       }
@@ -51,25 +60,25 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
   program
     .command('token')
     .description('print a fresh access token (sk-ant-oat01-…) and a newline on stdout')
-    .option('--min-ttl <seconds>', 'the token must be valid for at least this long', undefined)
-    .option('--force-refresh', 'exchange even if the cached token is fresh')
-    .addOption(new Option('--format <format>', 'raw token, or the SDK credentials JSON plus expires_in').choices(['raw', 'json']).default('raw'))
+    .addOption(minTtlOption('the token must be valid for at least this long'))
+    .addOption(forceRefreshOption())
+    .addOption(choiceOption('--format <format>', 'raw token, or the SDK credentials JSON plus expires_in', TOKEN_FORMATS).default('raw'))
     .action(action(async () => (await import('./commands/token.js')).runToken as Runner));
 
   program
     .command('env')
     .description('print variables for a shell to eval (sets a Bearer token with the oauth beta; clears competing credentials)')
-    .addOption(new Option('--format <format>', 'output syntax (default: fish or powershell when that shell runs claude-wif, else sh)').choices(['sh', 'fish', 'powershell', 'cmd', 'dotenv', 'json', 'github']))
-    .addOption(new Option('--target <client>', 'sdk: ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS; claude-code: CLAUDE_CODE_OAUTH_TOKEN').choices(['sdk', 'claude-code']).default('sdk'))
-    .option('--min-ttl <seconds>', 'the token must be valid for at least this long')
-    .option('--force-refresh', 'exchange even if the cached token is fresh')
+    .addOption(choiceOption('--format <format>', 'output syntax (default: fish or powershell when that shell runs claude-wif, else sh)', ENV_COMMAND_FORMATS))
+    .addOption(targetOption('sdk: ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS; claude-code: CLAUDE_CODE_OAUTH_TOKEN').default('sdk'))
+    .addOption(minTtlOption('the token must be valid for at least this long'))
+    .addOption(forceRefreshOption())
     .action(action(async () => (await import('./commands/env.js')).runEnv as Runner));
 
   program
     .command('credential-process')
     .description('print one JSON document with the token and its expiry (epoch seconds and RFC 3339)')
-    .option('--min-ttl <seconds>', 'the token must be valid for at least this long')
-    .option('--force-refresh', 'exchange even if the cached token is fresh')
+    .addOption(minTtlOption('the token must be valid for at least this long'))
+    .addOption(forceRefreshOption())
     .action(action(async () => (await import('./commands/credential-process.js')).runCredentialProcess as Runner));
 
   program
@@ -84,21 +93,18 @@ export function buildProgram(io: IO, setExit: (code: number) => void): Command {
     .usage('[options] -- <command> [args...]')
     .argument('[command...]', 'the command and its arguments, after `--` (default: $SHELL)')
     .addOption(
-      new Option(
-        '--mode <mode>',
+      modeOption(
         'sidecar: a private profile whose token file is kept fresh; token: a static token in the environment (short commands, curl); proxy: only a loopback URL and a session secret (the token never reaches the child); federation: the child exchanges for itself from a rotated identity file',
-      )
-        .choices([...EXEC_MODES])
-        .default('sidecar'),
+      ),
     )
-    .addOption(new Option('--target <client>', 'for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`').choices(['sdk', 'claude-code']))
+    .addOption(targetOption('for --mode token/proxy: sdk (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS) or claude-code (CLAUDE_CODE_OAUTH_TOKEN); default: claude-code when the command is `claude`'))
     .option('--scrub', 'set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 even where bubblewrap was not found (Claude Code then refuses to start without it); default: only where it was found')
     .option('--no-scrub', 'do not set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 (which keeps Claude Code from handing credentials to its tools, and needs bubblewrap)')
     .option('--allow-nested', 'allow running inside another `claude-wif exec`')
     .option('--isolate', 'Linux: run the child under bubblewrap in its own namespaces, with profiles, token caches, identity files, other users\' files and the parent\'s /proc out of sight and no network but the proxy (implies --mode proxy); refuses to run when isolation is unavailable')
     .option('--isolate-share-net', 'with --isolate: keep the host network (the child can then reach metadata servers and the token endpoint itself)')
     .option('--pass-env <name>', 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option('--min-ttl <seconds>', 'the first token must be valid for at least this long')
+    .addOption(minTtlOption('the first token must be valid for at least this long'))
     .option('--proxy-socket <path>', 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)')
     .action(action(async () => (await import('./commands/exec.js')).runExec as Runner));
 
@@ -245,7 +251,9 @@ function registerOperatorCommands(program: Command, action: ActionFactory): void
 /** Runs the CLI in-process against the given IO; resolves to the exit code. */
 export async function run(argv: string[], io: IO): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(io, (c) => (exitCode = c));
+  // Everything after the first `--` is the child's command line (exec): split off once, here.
+  const at = argv.indexOf('--');
+  const program = buildProgram(io, (c) => (exitCode = c), at >= 0 ? argv.slice(at + 1) : undefined);
   // The completion scripts' query: its words are the user's half-typed line, never parsed as options.
   if (argv[0] === '__complete') return (await import('./commands/completion.js')).runComplete(io, argv.slice(1), program);
   try {
@@ -257,7 +265,11 @@ export async function run(argv: string[], io: IO): Promise<number> {
       return 2;
     }
     const ctx = makeContext(io, {});
-    return reportError(ctx, err instanceof WifError ? err : err, false);
+    return reportError(ctx, err, false);
   }
   return exitCode;
 }
+
+/** --cache, checked by the resolver's own rule for the setting (which also covers CLAUDE_WIF_CACHE and the profile). */
+const cacheOption = (): Option =>
+  choiceOption('--cache <backend>', 'token cache: file (default, shared with the SDKs) or keyring (the OS keyring; also CLAUDE_WIF_CACHE)', CACHE_BACKENDS, (v) => parseCacheBackend(v, 'flag --cache'));

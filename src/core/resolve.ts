@@ -336,12 +336,15 @@ export function resolvePlan(input: ResolveInput): Plan {
 function cacheBackend(env: Env, flag: string | undefined, f: ProfileFile | undefined, path: string | undefined): { backend: CacheBackend; backendOrigin: string } {
   const chosen = pick([flag, 'flag --cache'], [readEnv(env, 'CLAUDE_WIF_CACHE'), 'env CLAUDE_WIF_CACHE'], [f?.own.cache, `profile ${path} (${OWN_KEY}.cache)`]);
   if (!chosen) return { backend: 'file', backendOrigin: 'default' };
-  if (!(CACHE_BACKENDS as readonly string[]).includes(chosen.value)) {
-    throw new WifError(chosen.origin === 'flag --cache' ? 'usage_error' : 'config_invalid', `cache backend ${JSON.stringify(chosen.value)} (from ${chosen.origin}) is not one of ${CACHE_BACKENDS.join(', ')}`, {
-      hint: 'use "file" (the default, shared with the SDKs) or "keyring" (the OS keyring)',
-    });
-  }
-  return { backend: chosen.value as CacheBackend, backendOrigin: chosen.origin };
+  return { backend: parseCacheBackend(chosen.value, chosen.origin), backendOrigin: chosen.origin };
+}
+
+/** A cache backend name from `origin` (the flag --cache, CLAUDE_WIF_CACHE, a profile); anything else is refused. */
+export function parseCacheBackend(value: string, origin: string): CacheBackend {
+  if ((CACHE_BACKENDS as readonly string[]).includes(value)) return value as CacheBackend;
+  throw new WifError(origin === 'flag --cache' ? 'usage_error' : 'config_invalid', `cache backend ${JSON.stringify(value)} (from ${origin}) is not one of ${CACHE_BACKENDS.join(', ')}`, {
+    hint: 'use "file" (the default, shared with the SDKs) or "keyring" (the OS keyring)',
+  });
 }
 
 function safeName(name: string): string {

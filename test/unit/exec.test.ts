@@ -188,11 +188,11 @@ describe('exec options', () => {
     expect(chooseTarget(undefined, 'node')).toBe('sdk');
     expect(chooseTarget(undefined, 'claude-wrapper')).toBe('sdk');
     expect(chooseTarget('sdk', 'claude')).toBe('sdk');
-    expect(() => chooseTarget('curl', 'x')).toThrow(/--target/);
   });
 
   it('commandArgv: everything after the first `--`, untouched; a command without `--` is refused', () => {
-    const cmd = (raw: string[], args: string[]) => ({ args, parent: { rawArgs: raw } });
+    // What run() hands the command: its operands, and the command line after the first `--`.
+    const cmd = (raw: string[], args: string[]) => ({ args, passthrough: raw.includes('--') ? raw.slice(raw.indexOf('--') + 1) : undefined });
     expect(commandArgv(cmd(['exec', '--', 'a', '--', '', '-p'], ['a', '--', '', '-p']))).toEqual(['a', '--', '', '-p']);
     expect(commandArgv(cmd(['exec'], []))).toEqual([]);
     expect(commandArgv(cmd(['exec', '--'], []))).toEqual([]);
@@ -222,6 +222,13 @@ describe('exec through the CLI (in-process, before anything is spawned)', () => 
       expect((await runCli(['exec', '--mode', 'bogus', '--', 'true'], env)).stderr).toContain('is not one of sidecar, token, proxy, federation');
       expect((await runCli(['exec', 'true'], env)).code).toBe(2);
       expect((await runCli(['exec', '--min-ttl', 'soon', '--', 'true'], env)).code).toBe(2);
+      // Each value is checked once, by the option's parser, before the command runs: same message as before.
+      const target = await runCli(['exec', '--target', 'curl', '--', 'true'], env);
+      expect(target.code).toBe(2);
+      expect(target.stderr).toContain('--target "curl" is not one of sdk, claude-code');
+      expect((await runCli(['exec', '--min-ttl', '86401', '--', 'true'], env)).stderr).toContain('--min-ttl "86401" is not a number of seconds between 0 and 86400');
+      expect((await runCli(['token', '--format', 'xml'], env)).stderr).toContain('--format "xml" is not one of raw, json');
+      expect((await runCli(['env', '--format', 'csh'], env)).stderr).toContain('--format "csh" is not one of sh, fish, powershell, cmd, dotenv, json, github');
     } finally {
       h.cleanup();
     }

@@ -6,22 +6,9 @@ import { importCycles, importGraph } from '../helpers/import-graph.js';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
-/**
- * Cycles in src/cli being taken apart by the exec/option restructuring (issue 10 item 5); listed
- * exactly so that no other cycle can appear meanwhile. This list only ever shrinks.
- */
-const BEING_REMOVED = [
-  ['cli/commands/demo.ts', 'cli/commands/sandbox.ts'],
-];
-
 describe('import graph of src/', () => {
   it('has no runtime import cycle (type-only imports aside)', () => {
-    const cycles = importCycles(importGraph(SRC), SRC);
-    const unexpected = cycles.filter((c) => !BEING_REMOVED.some((k) => JSON.stringify(k) === JSON.stringify(c)));
-    expect(unexpected).toEqual([]);
-    // A listed cycle that is gone must leave the list, so it cannot come back unnoticed.
-    const gone = BEING_REMOVED.filter((k) => !cycles.some((c) => JSON.stringify(k) === JSON.stringify(c)));
-    expect(gone).toEqual([]);
+    expect(importCycles(importGraph(SRC), SRC)).toEqual([]);
   });
 
   it('the checker finds static, re-exported and dynamic cycles, and ignores type-only imports', () => {

@@ -1,9 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import type { Command } from 'commander';
-import { isShadowingWarning, type CommandContext } from '../context.js';
+import { isShadowingWarning, type CommandContext, type Invocation } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
-import { resolvePlan } from '../../core/resolve.js';
 import { startAgent, type SinkSpec } from '../../run/agent.js';
 import { parseListen } from '../../run/listen.js';
 import { toWifError, WifError } from '../../util/errors.js';
@@ -32,14 +30,14 @@ export function removeQuietly(path: string): void {
  * stop refreshing, close the servers, remove the proxy secret, exit 0. The last token stays in
  * place: consumers that are still finishing keep working until it expires.
  */
-export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, cmd: Command): Promise<number> {
+export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, input: Invocation): Promise<number> {
   if (!opts.dir) {
     throw new WifError('usage_error', 'agent needs --dir <dir>: the directory it keeps the sidecar profiles in', {
       hint: 'e.g. claude-wif agent --dir /run/claude-wif (consumers then set ANTHROPIC_CONFIG_DIR=/run/claude-wif)',
     });
   }
   const dir = resolvePath(ctx.io.cwd, opts.dir);
-  const names = cmd.args;
+  const names = input.args;
   if (names.length > 0 && ctx.global.profile) {
     throw new WifError('usage_error', 'name the profiles either with --profile or as arguments, not both', { hint: 'claude-wif agent --dir <dir> prod staging' });
   }
@@ -52,10 +50,7 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, c
     for (const w of plan.warnings) if (!isShadowingWarning(w)) log.warn(w);
     sinks = [{ name: plan.profile?.name ?? 'default', plan }];
   } else {
-    sinks = names.map((name) => ({
-      name,
-      plan: resolvePlan({ env: ctx.io.env, cwd: ctx.io.cwd, profile: name, configDir: ctx.global.configDir, identitySource: ctx.global.identitySource }),
-    }));
+    sinks = names.map((name) => ({ name, plan: ctx.planFor(name) }));
     for (const w of new Set(sinks.flatMap((s) => s.plan.warnings))) if (!isShadowingWarning(w)) log.warn(w);
   }
   for (const s of sinks) {

@@ -9,7 +9,7 @@ import { isFresh } from '../../cache/policy.js';
 import { openTokenStore, type TokenStore } from '../../cache/store.js';
 import { resolveCacheDir, resolveConfigDir, type Located } from '../../config/paths.js';
 import { listProfiles } from '../../config/profiles.js';
-import { resolvePlan, type Plan } from '../../core/resolve.js';
+import type { Plan } from '../../core/resolve.js';
 import { nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
@@ -55,7 +55,7 @@ interface ProfilePlan {
 function profilePlans(ctx: CommandContext, configDir: Located): ProfilePlan[] {
   return listProfiles(configDir.value).map((e) => {
     try {
-      return { name: e.name, plan: resolvePlan({ env: ctx.io.env, cwd: ctx.io.cwd, profile: e.name, configDir: configDir.value, identitySource: ctx.global.identitySource, cache: ctx.global.cache }) };
+      return { name: e.name, plan: ctx.planFor(e.name) };
     } catch (err) {
       if (!(err instanceof WifError)) throw err;
       return { name: e.name, error: err };

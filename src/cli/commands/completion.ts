@@ -1,16 +1,15 @@
 import type { Command } from 'commander';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, Invocation } from '../context.js';
 import { completeWords, SHELLS, type Shell, type ValueSources } from '../completion.js';
 import type { IO } from '../io.js';
 import { sourceNames } from '../../config/source-options.js';
 import { resolveConfigDir } from '../../config/paths.js';
 import { listProfiles } from '../../config/profiles.js';
 import { WifError } from '../../util/errors.js';
-import { CACHE_BACKENDS } from '../../core/resolve.js';
 
 /** `claude-wif completion <shell>`: the (thin) script on stdout. */
-export async function runCompletion(ctx: CommandContext, _opts: unknown, cmd: Command): Promise<number> {
-  const shell = cmd.args[0] as Shell;
+export async function runCompletion(ctx: CommandContext, _opts: unknown, input: Invocation): Promise<number> {
+  const shell = input.args[0] as Shell;
   const script = SHELLS[shell];
   if (!script) throw new WifError('usage_error', `no completion for shell ${JSON.stringify(shell)}`, { hint: `choose one of: ${Object.keys(SHELLS).join(', ')}` });
   ctx.io.stdout.write(script);
@@ -31,7 +30,8 @@ export async function runComplete(io: IO, words: string[], program: Command): Pr
         return [];
       }
     },
-    choices: { '--identity-source': sourceNames(), '--cache': [...CACHE_BACKENDS] },
+    // Fixed lists (--mode, --cache, --format…) come with their options; only the sources' names are added here.
+    choices: { '--identity-source': sourceNames() },
   };
   const c = completeWords(program, words.length ? words : [''], sources);
   io.stdout.write(`${c.values.map(([v, d]) => `${v}\t${d.replace(/[\t\n]/g, ' ')}\n`).join('')}:${c.directive}\n`);

@@ -263,7 +263,6 @@ export async function runConfigure(ctx: CommandContext, opts: ConfigureOptions):
     // Cache backend.
     const cacheFlag = ctx.global.cache;
     if (cacheFlag !== undefined) {
-      if (!(CACHE_BACKENDS as readonly string[]).includes(cacheFlag)) throw new WifError('usage_error', `--cache ${JSON.stringify(cacheFlag)} is not one of ${CACHE_BACKENDS.join(', ')}`);
       changes.cache = cacheFlag === 'file' ? null : cacheFlag;
     } else if (prompter) {
       const own = (existing?.[OWN_KEY] ?? {}) as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
-import { startSandboxWithIdentityFile } from './sandbox.js';
+import { startSandboxWithIdentityFile } from '../../sandbox/identity-file.js';
 import { ACCESS_TOKEN_PREFIX } from '../../protocol.js';
 import { decodeJwt } from '../../util/jwt.js';
 import { redact } from '../../util/redact.js';

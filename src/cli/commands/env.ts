@@ -1,33 +1,18 @@
 import { appendFileSync } from 'node:fs';
 import { emitPlanWarnings, type CommandContext } from '../context.js';
 import { accessTokenWithStatus } from '../spinner.js';
-import { credentialEnv, TARGETS, type Target } from '../../output/credential-env.js';
+import type { EnvOptions } from '../option-values.js';
+import { credentialEnv } from '../../output/credential-env.js';
 import { detectEnvFormat } from '../../output/shell-detect.js';
-import { ENV_FORMATS, renderEnv, renderGithubEnvFile, type EnvFormat } from '../../output/shells.js';
+import { renderEnv, renderGithubEnvFile, type EnvFormat } from '../../output/shells.js';
 import { readEnv } from '../../config/paths.js';
 import { WifError } from '../../util/errors.js';
-import { parseMinTtl } from './token.js';
-
-export interface EnvOptions {
-  format?: string;
-  target?: string;
-  minTtl?: string;
-  forceRefresh?: boolean;
-}
 
 /** `claude-wif env`: assignments for a shell to eval, or GitHub Actions' $GITHUB_ENV. */
 export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<number> {
   // No --format: the syntax of the shell that runs us (fish for `eval "$(claude-wif env)"` typed in fish).
   const format = opts.format ?? detectEnvFormat(ctx.io.env);
-  if (format !== 'github' && !(ENV_FORMATS as readonly string[]).includes(format)) {
-    throw new WifError('usage_error', `--format ${JSON.stringify(format)} is not one of ${[...ENV_FORMATS, 'github'].join(', ')}`);
-  }
-  const target = (opts.target ?? 'sdk') as Target;
-  if (!TARGETS.includes(target)) {
-    throw new WifError('usage_error', `--target ${JSON.stringify(opts.target)} is not one of ${TARGETS.join(', ')}`, {
-      hint: 'use --target claude-code for Claude Code (CLAUDE_CODE_OAUTH_TOKEN), sdk for SDK apps and curl (ANTHROPIC_AUTH_TOKEN + ANTHROPIC_CUSTOM_HEADERS)',
-    });
-  }
+  const target = opts.target;
   const githubEnv = readEnv(ctx.io.env, 'GITHUB_ENV');
   if (format === 'github' && !githubEnv) {
     throw new WifError('usage_error', '--format github appends to $GITHUB_ENV, which is not set', {
@@ -37,7 +22,7 @@ export async function runEnv(ctx: CommandContext, opts: EnvOptions): Promise<num
   const plan = ctx.plan();
   // Every format's output unsets ANTHROPIC_API_KEY and the other shadowing variables.
   emitPlanWarnings(ctx, plan, { handlesShadowing: true });
-  const token = await accessTokenWithStatus(ctx, plan, { minTtl: parseMinTtl(opts.minTtl), forceRefresh: Boolean(opts.forceRefresh) });
+  const token = await accessTokenWithStatus(ctx, plan, { minTtl: opts.minTtl ?? 0, forceRefresh: Boolean(opts.forceRefresh) });
   const vars = credentialEnv(token, plan.baseUrl.value, target, ctx.io.env);
   if (format === 'github') {
     // Mask first: from this line on the runner hides the token in every log.

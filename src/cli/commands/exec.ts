@@ -1,19 +1,18 @@
-import type { Command } from 'commander';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, Invocation } from '../context.js';
 import { getAccessToken } from '../../core/credentials.js';
+import type { Target } from '../../output/credential-env.js';
 import { exitStatus, RERAISABLE_SIGNALS, type ChildResult } from '../../run/exec/child.js';
-import { loadMode, parseMode } from '../../run/exec/modes.js';
+import { loadMode, type ExecMode } from '../../run/exec/modes.js';
 import { assertNotNested, childCommand, chooseTarget, execWarnings, runExecSession } from '../../run/exec/session.js';
 import { WifError } from '../../util/errors.js';
-import { parseMinTtl } from './token.js';
 
 export interface ExecOptions {
-  mode?: string;
-  target?: string;
+  mode: ExecMode;
+  target?: Target;
   /** `--scrub` true, `--no-scrub` false, neither: undefined (scrub when the host can). */
   scrub?: boolean;
   allowNested?: boolean;
-  minTtl?: string;
+  minTtl?: number;
   /** --mode proxy: also listen on this unix socket (exported as CLAUDE_WIF_PROXY_SOCKET). */
   proxySocket?: string;
   /** --pass-env NAME (repeatable): identity material the child gets anyway. */
@@ -29,14 +28,11 @@ export interface ExecOptions {
  * the command would be parsed as claude-wif's own (`claude -p "…"` would set --profile), so a
  * command given without it is refused rather than guessed at.
  */
-export function commandArgv(cmd: { args: readonly string[]; parent?: unknown }): string[] {
-  const operands = cmd.args;
-  // commander keeps the program's raw arguments (not in its typings); `--` is only visible there.
-  const raw = (cmd.parent as { rawArgs?: string[] } | null | undefined)?.rawArgs ?? [];
-  const at = raw.indexOf('--');
-  const after = at >= 0 ? raw.slice(at + 1) : [];
+export function commandArgv(input: Pick<Invocation, 'args' | 'passthrough'>): string[] {
+  const operands = input.args;
+  const after = input.passthrough ?? [];
   if (operands.length === 0) return after;
-  if (at < 0 || after.length !== operands.length || after.some((a, i) => a !== operands[i])) {
+  if (input.passthrough === undefined || after.length !== operands.length || after.some((a, i) => a !== operands[i])) {
     throw new WifError('usage_error', 'put `--` between claude-wif\'s options and the command: claude-wif exec [options] -- <command> [args…]', {
       hint: `everything after \`--\` is passed to the command unchanged, e.g. claude-wif exec -- ${operands[0] ?? 'claude'} …`,
     });
@@ -50,22 +46,21 @@ async function proxySessionStore(plan: ReturnType<CommandContext['plan']>): Prom
   return memoryStore(plan.cache.backend === 'file' ? () => readCredentials(plan.cache.path) : undefined);
 }
 
-
 /**
  * `claude-wif exec [--mode sidecar|token|proxy|federation] -- <command> [args…]`: parse, run the
  * session (src/run/exec/session.ts: credentials first, then the mode and the child), and exit
  * with the child's own status.
  */
-export async function runExec(ctx: CommandContext, opts: ExecOptions, cmd: Command): Promise<number> {
-  const mode = parseMode(opts.isolate && cmd.getOptionValueSource('mode') !== 'cli' ? 'proxy' : opts.mode);
+export async function runExec(ctx: CommandContext, opts: ExecOptions, input: Invocation): Promise<number> {
+  const mode: ExecMode = opts.isolate && !input.given.has('mode') ? 'proxy' : opts.mode;
   if (opts.isolate && mode !== 'proxy') {
     throw new WifError('usage_error', `--isolate works with --mode proxy only (not ${mode})`, {
       hint: 'an isolated child holds no token: it reaches the API through the session proxy; drop --mode, or use --mode proxy',
     });
   }
   if (opts.isolateShareNet && !opts.isolate) throw new WifError('usage_error', '--isolate-share-net needs --isolate');
-  const minTtl = parseMinTtl(opts.minTtl);
-  const argv = commandArgv(cmd);
+  const minTtl = opts.minTtl ?? 0;
+  const argv = commandArgv(input);
   assertNotNested(ctx.io.env, Boolean(opts.allowNested));
   const command = childCommand(argv, ctx.io.env);
   const target = chooseTarget(opts.target, command.file);

@@ -9,7 +9,7 @@ import { describeTime, nowSeconds } from '../../util/clock.js';
 import { WifError } from '../../util/errors.js';
 import { describeAge } from '../../util/jwt.js';
 import { colours, type IO } from '../io.js';
-import { emitPlanWarnings, type CommandContext } from '../context.js';
+import { emitPlanWarnings, resolveInputs, type CommandContext } from '../context.js';
 
 export interface IdentityOptions {
   json?: boolean;
@@ -38,14 +38,7 @@ interface Resolved {
 function resolveForIdentity(ctx: CommandContext, audience: string | undefined): Resolved {
   const env = ctx.io.env;
   try {
-    const plan = resolvePlan({
-      env,
-      cwd: ctx.io.cwd,
-      profile: ctx.global.profile,
-      configDir: ctx.global.configDir,
-      identitySource: ctx.global.identitySource,
-      audience,
-    });
+    const plan = resolvePlan(resolveInputs(ctx.io, ctx.global, audience !== undefined ? { audience } : {}));
     if (plan.kind === 'user_oauth' || !plan.identity) {
       throw new WifError('config_invalid', `profile "${plan.profile?.name}" is a user_oauth profile: it has no identity source (its token file is kept fresh by another process)`, {
         hint: 'name a federation profile with --profile, or pick a source with --identity-source',

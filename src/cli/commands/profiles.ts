@@ -1,5 +1,4 @@
-import type { Command } from 'commander';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, Invocation } from '../context.js';
 import { profilePath, resolveConfigDir, validateProfileName } from '../../config/paths.js';
 import { activeProfile, listProfiles, profileSource, profileSummary } from '../../config/profiles.js';
 import { readProfile } from '../../config/profile.js';
@@ -67,9 +66,9 @@ export async function runProfilesList(ctx: CommandContext, opts: { json?: boolea
 }
 
 /** `profiles show [name]`: the file's fields and what claude-wif resolves from it. Profiles hold no secrets. */
-export async function runProfilesShow(ctx: CommandContext, opts: { json?: boolean }, cmd: Command): Promise<number> {
+export async function runProfilesShow(ctx: CommandContext, opts: { json?: boolean }, input: Invocation): Promise<number> {
   const configDir = resolveConfigDir(ctx.io.env, ctx.global.configDir);
-  const given = cmd.args[0];
+  const given = input.args[0];
   const active = activeProfile(ctx.io.env, configDir.value, ctx.global.profile);
   const name = given ?? active.name;
   if (!name) throw new WifError('usage_error', 'no profile is active', { hint: 'name one: `claude-wif profiles show <name>`' });
@@ -77,10 +76,9 @@ export async function runProfilesShow(ctx: CommandContext, opts: { json?: boolea
   validateProfileName(name, origin);
   const path = profilePath(configDir.value, name);
   const p = readProfile(path, name, origin);
-  const { resolvePlan } = await import('../../core/resolve.js');
   let resolved: Record<string, unknown> | { error: Record<string, unknown> };
   try {
-    const plan = resolvePlan({ env: ctx.io.env, cwd: ctx.io.cwd, profile: name, configDir: ctx.global.configDir, identitySource: ctx.global.identitySource, cache: ctx.global.cache });
+    const plan = ctx.planFor(name);
     resolved = {
       identity_source: plan.identity ? { value: plan.identity.source.value, origin: plan.identity.source.origin, options: plan.identity.options } : null,
       cache: { path: plan.cache.path, backend: plan.cache.backend, backend_origin: plan.cache.backendOrigin },
@@ -123,8 +121,8 @@ export async function runProfilesShow(ctx: CommandContext, opts: { json?: boolea
 }
 
 /** `profiles use <name>`: writes active_config (what the SDKs read when no profile is named). */
-export async function runProfilesUse(ctx: CommandContext, _opts: unknown, cmd: Command): Promise<number> {
-  const name = cmd.args[0]!;
+export async function runProfilesUse(ctx: CommandContext, _opts: unknown, input: Invocation): Promise<number> {
+  const name = input.args[0]!;
   const configDir = resolveConfigDir(ctx.io.env, ctx.global.configDir);
   validateProfileName(name, 'argument');
   const path = profilePath(configDir.value, name);

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { readEnv, type Env } from '../../config/paths.js';
 import type { CoreDeps } from '../../core/credentials.js';
 import { SHADOWING_VARS, type Plan } from '../../core/resolve.js';
-import { TARGETS, type Target } from '../../output/credential-env.js';
+import type { Target } from '../../output/credential-env.js';
 import { WifError } from '../../util/errors.js';
 import type { Writable } from '../../util/log.js';
 import { decideScrub, noScrubNotice, type ScrubChoice } from '../scrub.js';
@@ -45,14 +45,9 @@ export function assertNotNested(env: Env, allowNested: boolean): void {
   }
 }
 
-/** `claude` (or claude.exe) as the command means Claude Code; explicit --target wins. */
-export function chooseTarget(explicit: string | undefined, file: string): Target {
-  if (explicit !== undefined) {
-    if (!(TARGETS as readonly string[]).includes(explicit)) {
-      throw new WifError('usage_error', `--target ${JSON.stringify(explicit)} is not one of ${TARGETS.join(', ')}`);
-    }
-    return explicit as Target;
-  }
+/** `claude` (or claude.exe) as the command means Claude Code; explicit --target (already parsed) wins. */
+export function chooseTarget(explicit: Target | undefined, file: string): Target {
+  if (explicit !== undefined) return explicit;
   return /^claude(\.exe)?$/i.test(basename(file)) ? 'claude-code' : 'sdk';
 }
 
