@@ -21,8 +21,10 @@ const REPORT = `
 import { readFileSync, writeFileSync } from 'node:fs';
 const e = process.env;
 let cred = null;
-if (e.ANTHROPIC_CONFIG_DIR && e.ANTHROPIC_PROFILE) cred = JSON.parse(readFileSync(e.ANTHROPIC_CONFIG_DIR + '/credentials/' + e.ANTHROPIC_PROFILE + '.json', 'utf8'));
+// A federation child's profile has no credentials file until it exchanges for itself.
+try { cred = JSON.parse(readFileSync(e.ANTHROPIC_CONFIG_DIR + '/credentials/' + e.ANTHROPIC_PROFILE + '.json', 'utf8')); } catch {}
 const bearer = cred ? cred.access_token : e.ANTHROPIC_AUTH_TOKEN;
+
 let api = null;
 if (bearer) {
   const r = await fetch((e.ANTHROPIC_BASE_URL || 'http://127.0.0.1:9') + '/v1/models', { headers: { authorization: 'Bearer ' + bearer, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'oauth-2025-04-20' } });
