@@ -2,6 +2,7 @@ import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { WifError } from '../util/errors.js';
 import { isTokenText } from '../util/token-text.js';
+import { dirIssue, fileIssue, refuse } from '../util/trust.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 
 /** The SDK credentials shape (spec §4) plus claude-wif's own bookkeeping under one key. */
@@ -21,8 +22,10 @@ export const CREDENTIALS_VERSION = '1.0';
 const OWN = 'claude_wif';
 
 /**
- * The strictest reader's rules (the Go SDK): no symlinks, no group/other permission bit, and a
- * directory other users cannot write into. Throws insecure_file (exit 6); returns false when absent.
+ * The strictest reader's rules (the Go SDK) and the house trust rule: no symlinks, no group/other
+ * permission bit, owned by this user or root — for root too: a token another user planted is never
+ * used (issue 15 item 6) — in a directory owned by this user or root that no one else can write.
+ * Throws insecure_file (exit 6); returns false when absent.
  */
 export function checkSecretFile(path: string): boolean {
   let st;
@@ -39,25 +42,43 @@ export function checkSecretFile(path: string): boolean {
     });
   }
   if (!st.isFile()) throw new WifError('insecure_file', `credentials path ${path} is not a regular file`, { hint: `remove ${path}` });
-  const mode = st.mode & 0o777;
-  if (mode & 0o077) {
-    throw new WifError('insecure_file', `credentials file ${path} has mode ${mode.toString(8).padStart(4, '0')}: other users could read or replace the token`, {
-      hint: `run \`chmod 600 ${path}\` (or delete it; it is only a cache)`,
-    });
-  }
-  if (typeof process.getuid === 'function' && process.getuid() !== 0 && st.uid !== process.getuid()) {
-    throw new WifError('insecure_file', `credentials file ${path} belongs to uid ${st.uid}, not to this user (uid ${process.getuid()})`, {
-      hint: `delete it or fix its owner; a token planted by another user must not be trusted`,
-    });
-  }
-  const dir = statSync(dirname(path));
-  // Group/world-writable without the sticky bit: anyone could rename a file of theirs over ours.
-  if ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) {
-    throw new WifError('insecure_file', `directory ${dirname(path)} is writable by other users (mode ${(dir.mode & 0o777).toString(8)})`, {
-      hint: `run \`chmod 700 ${dirname(path)}\``,
-    });
-  }
+  const issue = fileIssue(path, 'credentials file', st) ?? dirIssue(dirname(path), 'the directory of credentials file');
+  if (issue) throw refuse(issue);
   return true;
+}
+
+/**
+ * Whether `data` is a credentials document (spec §4) — the only kind of file claude-wif replaces or
+ * deletes: a JSON object of type oauth_token, or without a type but with an access_token or our
+ * own bookkeeping. A key file or any other document at credentials_path is left alone (item 5).
+ */
+export function isCredentialsDocument(data: unknown): boolean {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return false;
+  const d = data as Record<string, unknown>;
+  if (d['type'] !== undefined) return d['type'] === 'oauth_token';
+  return typeof d['access_token'] === 'string' || (d[OWN] !== null && typeof d[OWN] === 'object');
+}
+
+/**
+ * Throws insecure_file unless the file at `path` is absent or a credentials document: claude-wif
+ * never replaces or deletes anything else (a 0600 key file named as credentials_path was destroyed
+ * by `token` and `cache clear`). Returns the parsed document, or undefined when absent.
+ */
+export function ownDocumentOrAbsent(path: string): Record<string, unknown> | undefined {
+  if (!checkSecretFile(path)) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    data = undefined;
+  }
+  if (!isCredentialsDocument(data)) {
+    throw new WifError('insecure_file', `${path} is not a credentials document (not a JSON object with type "oauth_token" and an access_token); claude-wif never replaces or deletes a file it did not write`, {
+      hint: `point authentication.credentials_path at a file of its own (default <config dir>/credentials/<profile>.json), or move ${path} away if it really is a stale cache`,
+      details: { path },
+    });
+  }
+  return data as Record<string, unknown>;
 }
 
 /**
@@ -152,16 +173,9 @@ export function credentialsFromDocument(data: unknown): CachedToken | undefined 
   };
 }
 
-/** Reads the existing document only to preserve keys this writer does not own. */
+/** The existing document, to preserve keys this writer does not own; refuses a file of another kind. */
 function existingDocument(path: string): Record<string, unknown> {
-  try {
-    if (!checkSecretFile(path)) return {};
-    const d = JSON.parse(readFileSync(path, 'utf8'));
-    return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : {};
-  } catch (err) {
-    if (err instanceof WifError) throw err;
-    return {};
-  }
+  return ownDocumentOrAbsent(path) ?? {};
 }
 
 export interface TokenToStore {
@@ -181,7 +195,7 @@ export interface TokenToStore {
  * others (refresh_token, account_email, …) — spec §4 "writers preserve keys they do not own".
  */
 export function writeCredentials(path: string, t: TokenToStore): void {
-  ensurePrivateDir(dirname(path));
+  ensurePrivateDir(dirname(path), 'the credentials directory');
   const previous = existingDocument(path);
   const doc: Record<string, unknown> = {
     ...previous,

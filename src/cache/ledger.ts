@@ -116,9 +116,17 @@ export function reserveAssertion(o: ReserveOptions): Reservation {
   }
   try {
     writeSync(fd, JSON.stringify(entry));
-  } finally {
+  } catch (err) {
+    // A full disk: nothing was sent, so nothing may stay recorded as spent (issue 15 item 9).
     closeSync(fd);
+    try {
+      unlinkSync(file);
+    } catch {
+      /* gone */
+    }
+    throw err;
   }
+  closeSync(fd);
   let done = false;
   return {
     release() {

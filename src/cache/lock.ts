@@ -6,6 +6,7 @@ import type { Clock } from '../util/clock.js';
 import { ensurePrivateDir } from '../util/fsx.js';
 import { pidAlive } from '../util/pid.js';
 import { isLockFile, locksDir } from './layout.js';
+import { WifError } from '../util/errors.js';
 
 interface Owner {
   pid: number;
@@ -82,7 +83,17 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDE
  */
 function createLockFile(path: string, content: string, nonce: string): boolean {
   const tmp = `${path}.${nonce}.tmp`;
-  writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
+  try {
+    writeFileSync(tmp, content, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    // A full disk creates the file and then fails the write: leave nothing behind (issue 15 item 9).
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created */
+    }
+    throw err;
+  }
   try {
     linkSync(tmp, path);
     return true;
@@ -243,5 +254,23 @@ export function listLocks(cacheDir: string, nowMs: number): LockEntry[] {
       }
       return { path, pid: null, age_seconds: age, held: false };
     }
+  });
+}
+
+/** Errors of a cache directory that cannot be written: read-only, full, over quota, not permitted. */
+const UNWRITABLE = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM']);
+
+/**
+ * A filesystem error from the locks or the single-use ledger as cache_unwritable (exit 6), or
+ * undefined for anything else. Without them claude-wif cannot promise that an assertion is sent
+ * at most once, so it does not exchange; a cached token is still served (that needs no write).
+ */
+export function cacheUnwritable(err: unknown, cacheDir: string): WifError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !UNWRITABLE.has(code)) return undefined;
+  const why = code === 'EROFS' ? 'is on a read-only filesystem' : code === 'ENOSPC' ? 'is on a full filesystem' : code === 'EDQUOT' ? 'is over its disk quota' : 'cannot be written by this user';
+  return new WifError('cache_unwritable', `the cache directory ${cacheDir} ${why} (${code}): claude-wif needs it for its lock and single-use ledger before it sends an assertion, so it did not exchange; nothing was left behind`, {
+    hint: 'point CLAUDE_WIF_CACHE_DIR at a writable private directory (in a container with a read-only root filesystem, an emptyDir or tmpfs mount), or free space; a cached token that is still fresh is served meanwhile',
+    details: { path: cacheDir, errno: code },
   });
 }

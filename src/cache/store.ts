@@ -1,8 +1,8 @@
-import { existsSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type { Env } from '../config/paths.js';
 import type { Plan } from '../core/resolve.js';
 import type { Logger } from '../util/log.js';
-import { credentialsFromDocument, readCredentials, writeCredentials, CREDENTIALS_VERSION, type CachedToken, type TokenToStore } from './file-store.js';
+import { credentialsFromDocument, ownDocumentOrAbsent, readCredentials, writeCredentials, CREDENTIALS_VERSION, type CachedToken, type TokenToStore } from './file-store.js';
 import { KEYRING_SERVICE } from './keyring-store.js';
 
 /**
@@ -30,7 +30,8 @@ export function fileStore(path: string, degraded?: string): TokenStore {
     read: () => readCredentials(path),
     write: (t) => writeCredentials(path, t),
     remove: () => {
-      if (!existsSync(path)) return false;
+      // Only a credentials document is ever deleted (issue 15 item 5); anything else throws insecure_file.
+      if (!ownDocumentOrAbsent(path)) return false;
       unlinkSync(path);
       return true;
     },

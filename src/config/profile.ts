@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, type Stats } from 'node:fs';
+import { dirIssue, fileIssue, refuse } from '../util/trust.js';
 import { dirname } from 'node:path';
 import { didYouMean } from '../util/suggest.js';
 import { WifError } from '../util/errors.js';
@@ -68,12 +69,34 @@ function profileNamesBeside(path: string): string[] {
   }
 }
 
-/** Parses and validates a profile file (spec §4). Throws profile_not_found or config_invalid. */
+/**
+ * A profile decides where the identity JWT is sent (base_url) and which token is written where: one
+ * another user owns or can change would let them receive it (issue 15 item 4). So the file must be
+ * owned by this user or root and writable by no one else (others may read it: it holds no secret),
+ * and so must its configs/ directory and the configuration directory above it.
+ */
+function requireTrustedProfile(path: string, st: Stats): void {
+  if (!st.isFile()) throw new WifError('config_invalid', `profile ${path} is not a regular file`);
+  const configs = dirname(path);
+  const issue = fileIssue(path, 'profile', st, { othersMayRead: true }) ?? dirIssue(configs, 'the profiles directory') ?? dirIssue(dirname(configs), 'the configuration directory');
+  if (issue) throw refuse(issue);
+}
+
+/** Parses and validates a profile file (spec §4). Throws profile_not_found, config_invalid or insecure_file. */
 export function readProfile(path: string, nameForMessages: string, nameOrigin: string): ProfileFile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Read and inspected through one descriptor: the file checked is the file read.
+    const fd = openSync(path, 'r');
+    try {
+      const st = fstatSync(fd);
+      requireTrustedProfile(path, st);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof WifError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const others = profileNamesBeside(path);

@@ -59,7 +59,8 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   }
   if (plan.kind === 'user_oauth') return userOAuthToken(plan, deps, minTtl);
 
-  const { acquireLock } = await import('../cache/lock.js');
+  const { acquireLock, cacheUnwritable } = await import('../cache/lock.js');
+  const unwritable = (err: unknown) => cacheUnwritable(err, plan.cacheDir.value) ?? err;
   const { requestMs, overallMs } = timeouts(deps.env);
   const started = deps.clock.now();
   const lockPath = lockPathFor(plan.cacheDir.value, plan.cache.key);
@@ -76,6 +77,8 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
     waitMs: overallMs + 5_000,
     staleMs: overallMs * 2 + 10_000,
     satisfied: () => (found = refreshedSinceStart()) !== undefined,
+  }).catch((err: unknown) => {
+    throw unwritable(err);
   });
   if (!lock.acquired) {
     if (lock.reason === 'satisfied') {
@@ -93,6 +96,8 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
     const again = refreshedSinceStart();
     if (again) return again;
     return await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl, store);
+  } catch (err) {
+    throw unwritable(err);
   } finally {
     lock.release();
   }

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { checkSecretFile } from '../cache/file-store.js';
+import { dirname, join } from 'node:path';
+import { checkSecretFile, ownDocumentOrAbsent } from '../cache/file-store.js';
+import { dirIssue, fileIssue, refuse, type TrustIssue } from '../util/trust.js';
 import { CACHE_SUBDIRS } from '../cache/layout.js';
 import { ledgerEntry } from '../cache/ledger.js';
 import { listLocks } from '../cache/lock.js';
@@ -62,26 +63,16 @@ const fromError = (id: string, title: string, err: unknown, data?: Record<string
 
 const mode = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
 
-function dirProblem(path: string, label: string): CheckResult | undefined {
-  let st;
+/** The house trust rule for a directory (owner and write bits: issue 15 item 4), as a failed check. */
+function dirProblem(path: string, label: string, id = 'config_dir', title = 'Config directory'): CheckResult | undefined {
+  let issue: TrustIssue | undefined;
   try {
-    st = lstatSync(path);
+    issue = dirIssue(path, label);
   } catch {
-    return undefined;
+    return undefined; // absent
   }
-  // Anyone who can write here can swap a profile (and point it at their own issuer or endpoint).
-  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-    return {
-      id: 'config_dir',
-      title: 'Config directory',
-      status: 'fail',
-      detail: `${label} ${path} is writable by other users (mode ${mode(st.mode)}): they could replace your profiles`,
-      fix: `chmod go-w ${path}`,
-      code: 'insecure_file',
-      exit: 6,
-    };
-  }
-  return undefined;
+  // Anyone who owns or can write here can swap a profile (and point it at their own issuer or endpoint).
+  return issue ? { id, title, status: 'fail', detail: issue.problem, fix: issue.fix, code: 'insecure_file', exit: 6 } : undefined;
 }
 
 export function checkConfigDir(env: Env, flag: string | undefined, plan: Plan | undefined): CheckResult {
@@ -104,18 +95,8 @@ export function checkConfigDir(env: Env, flag: string | undefined, plan: Plan | 
     if (problem) return problem;
   }
   if (plan?.profile) {
-    const st = statSync(plan.profile.path);
-    if (st.mode & 0o022) {
-      return {
-        id: 'config_dir',
-        title,
-        status: 'fail',
-        detail: `profile ${plan.profile.path} is writable by other users (mode ${mode(st.mode)})`,
-        fix: `chmod go-w ${plan.profile.path}`,
-        code: 'insecure_file',
-        exit: 6,
-      };
-    }
+    const issue = fileIssue(plan.profile.path, 'profile', statSync(plan.profile.path), { othersMayRead: true });
+    if (issue) return { id: 'config_dir', title, status: 'fail', detail: issue.problem, fix: issue.fix, code: 'insecure_file', exit: 6 };
   }
   const creds = join(dir.value, 'credentials');
   try {
@@ -269,6 +250,14 @@ export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResul
     const c = store.read();
     // The file behind a keyring profile still has to be safe: it is the fallback.
     if (store.backend === 'keyring') checkSecretFile(plan.cache.path);
+    if (!plan.cache.mounted) {
+      // What `token` would refuse: a foreign document at credentials_path (never replaced), and a
+      // credentials directory another user owns or can write (sticky or not), even before any file exists.
+      ownDocumentOrAbsent(plan.cache.path);
+      const credDir = dirname(plan.cache.path);
+      const issue = existsSync(credDir) ? dirIssue(credDir, 'the directory of credentials file') : undefined;
+      if (issue) throw refuse(issue);
+    }
     const where = store.backend === 'keyring' ? store.location : plan.cache.path;
     let state = 'empty: the next call exchanges';
     if (c) {
@@ -292,9 +281,9 @@ export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResul
   for (const sub of ['', ...CACHE_SUBDIRS]) {
     const p = join(dir, sub);
     try {
-      const st = statSync(p);
-      if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-        out.push({ id: 'cache_dir', title: 'Cache directory', status: 'fail', detail: `${p} is writable by other users (mode ${mode(st.mode)})`, fix: `chmod 700 ${p}`, code: 'insecure_file', exit: 6 });
+      const problem = dirProblem(p, sub ? `the cache's ${sub}/ directory` : 'the cache directory', 'cache_dir', 'Cache directory');
+      if (problem) {
+        out.push(problem);
         return out;
       }
     } catch {

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { WifError } from '../util/errors.js';
+import { trustedOwner } from '../util/trust.js';
 import { optionString } from './options.js';
 import type { IdentitySource } from './source.js';
 
@@ -19,7 +20,8 @@ export interface JwtFileOptions {
  * - symlinks followed (Kubernetes mounts projected tokens through `..data` symlinks);
  * - only a regular file, opened non-blocking (a FIFO swapped in cannot hang us), and checked
  *   through the descriptor it is read from, so the file checked is the file read;
- * - refused when group/world-writable: another local user could choose which identity we assert.
+ * - refused when group/world-writable or owned by another user (not this user, not root): that
+ *   user could choose which identity we assert.
  */
 export function readJwtFile(path: string, opts: JwtFileOptions): string {
   const what = `${opts.source}: identity token file ${path}`;
@@ -40,6 +42,13 @@ export function readJwtFile(path: string, opts: JwtFileOptions): string {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new WifError('identity_unavailable', `${what} is not a regular file`, { hint: opts.missingHint });
+    // Owned by this user or root (kubelet writes projected tokens as root): a JWT file another
+    // user owns lets that user choose the identity asserted, as a writable one would (item 7).
+    if (process.platform !== 'win32' && !trustedOwner(st.uid)) {
+      throw new WifError('insecure_file', `${what}${target !== path ? ` (→ ${target})` : ''} belongs to uid ${st.uid}, not to this user (uid ${process.getuid?.()}) or root: that user could choose the identity asserted`, {
+        hint: `have the platform write it as this user or root, or \`chown ${process.getuid?.()} ${target}\` after checking who writes it`,
+      });
+    }
     if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
       throw new WifError('insecure_file', `${what}${target !== path ? ` (→ ${target})` : ''} is group/world-writable (mode ${(st.mode & 0o777).toString(8)}): another user could choose the identity asserted`, {
         hint: `run \`chmod go-w ${target}\``,

@@ -7,6 +7,7 @@ import type { Plan } from '../core/resolve.js';
 import { DEFAULT_BASE_URL } from '../protocol.js';
 import { WifError } from '../util/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
+import { requireNotSymlink, requireTrustedDir } from '../util/trust.js';
 import { describeAge } from '../util/jwt.js';
 import { startKeeper, type TokenKeeper } from './keeper.js';
 import { describeListen, hostForUrl, type ListenAddress } from './listen.js';
@@ -293,9 +294,10 @@ export function sidecarProfileFor(plan: Plan): Record<string, unknown> {
 }
 
 /**
- * The directory: created 0700 when missing; tightened to 0700 when it is ours (an emptyDir is
- * created 0777). Leftover temp files of an agent that was killed mid-write are removed: the
- * targets themselves are always whole (atomic rename).
+ * The directory: created 0700 when missing; an existing one (and its configs/ and credentials/)
+ * must be a real directory owned by this user or root that no one else can write — a shared
+ * emptyDir (0777) is refused; a subdirectory the agent creates itself is the fix. Leftover temp
+ * files of an agent that was killed mid-write are removed: the targets are always whole (atomic rename).
  */
 function prepareDir(dir: string, sinks: SinkSpec[], log: Pick<CoreDeps['log'], 'warn'>): void {
   for (const s of sinks) {
@@ -310,23 +312,15 @@ function prepareDir(dir: string, sinks: SinkSpec[], log: Pick<CoreDeps['log'], '
     if (names.has(s.name)) throw new WifError('usage_error', `profile "${s.name}" is named twice`);
     names.add(s.name);
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
-  if ((st.mode & 0o077) !== 0) {
-    if (mine) {
-      try {
-        chmodSync(dir, 0o700);
-      } catch {
-        /* a mount that refuses chmod: the subdirectories below are private anyway */
-      }
-    } else if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
-      log.warn(`the agent directory ${dir} is world-writable and not owned by this user; its configs/ and credentials/ subdirectories are private (0700), but prefer a directory only this user can write`);
-    }
-  }
+  // Whoever owns or can write --dir can rewrite the consumers' profile (base_url → theirs) and
+  // receive the tokens; a link can point it at the SDK's own configuration (issue 15 item 3).
+  // Refused rather than repaired: claude-wif never changes the mode of a directory it did not create.
+  if (requireNotSymlink(dir, 'agent --dir')) requireTrustedDir(dir, 'agent --dir');
+  else mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const sub of ['configs', 'credentials']) {
     const p = join(dir, sub);
-    ensurePrivateDir(p);
+    requireNotSymlink(p, `agent --dir ${sub}/`);
+    ensurePrivateDir(p, `agent --dir ${sub}/`);
     const l = lstatSync(p);
     if (!l.isDirectory()) throw new WifError('insecure_file', `${p} is not a directory (a symlink?)`, { hint: `remove it; the agent creates it` });
     for (const name of readdirSync(p)) {

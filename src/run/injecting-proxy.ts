@@ -15,7 +15,9 @@ import type { Env } from '../config/paths.js';
 import type { AccessToken } from '../core/credentials.js';
 import { OAUTH_BETA } from '../protocol.js';
 import type { Clock } from '../util/clock.js';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { WifError } from '../util/errors.js';
+import { requireTrustedDir } from '../util/trust.js';
 import { isLocalHost, proxyFor } from '../util/proxy-policy.js';
 import type { Logger } from '../util/log.js';
 import { addSecret, redact } from '../util/redact.js';
@@ -449,7 +451,17 @@ async function tunnelAgent(upstream: URL, egress: URL): Promise<HttpAgent> {
 }
 
 async function listenOn(server: Server, a: ListenAddress): Promise<ListenAddress> {
-  if (a.kind === 'unix') await clearStaleSocket(a.path);
+  if (a.kind === 'unix') {
+    // Whoever owns or can write the socket's directory can swap the socket, capture the session
+    // secret from a client and replay it on the TCP port (issue 15 item 2): such directories are
+    // refused, sticky or not (the sticky bit does not stop them planting one before we bind).
+    try {
+      requireTrustedDir(dirname(resolvePath(a.path)), 'the directory of unix socket');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // listen reports the missing directory
+    }
+    await clearStaleSocket(a.path);
+  }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(

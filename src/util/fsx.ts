@@ -1,13 +1,25 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, chmodSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { requireTrustedDir } from './trust.js';
 import { basename, dirname, join } from 'node:path';
 
-/** Creates a directory (and parents) for secrets: the leaf gets 0700 even if it already existed with wider bits we created. */
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if ((st.mode & 0o077) !== 0 && typeof process.getuid === 'function' && st.uid === process.getuid()) {
-    chmodSync(dir, 0o700);
+/**
+ * A directory for secrets. Missing directories are created 0700 (and only those). One that already
+ * exists is never chmod-ed (as root on /tmp that broke the whole machine: issue 15 item 1); it must
+ * be owned by the caller or root and writable by no one else, or insecure_file names the fix.
+ */
+export function ensurePrivateDir(dir: string, what = 'directory'): void {
+  let created: string | undefined;
+  try {
+    created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // Node's recursive mkdir reports ENOENT for a read-only filesystem (EROFS): ask once more
+    // without recursion, so callers see the real reason (cache_unwritable, issue 15 item 9).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir, { mode: 0o700 });
+    created = dir;
   }
+  if (created !== undefined) return; // made here, 0700 (the umask can only narrow it)
+  requireTrustedDir(dir, what);
 }
 
 let tempSerial = 0;

@@ -190,12 +190,13 @@ describe('exit codes and error codes (ARCHITECTURE.md §3)', () => {
     await expectError(['token'], 4, 'exchange_bad_request');
   });
 
-  it('5: unreachable, and 5xx after retries', async () => {
+  it('5: unreachable, and 5xx (a single-use assertion is not re-sent after it: issue 15 item 12)', async () => {
     profile({ base_url: 'http://127.0.0.1:1' });
     await expectError(['token'], 5, 'endpoint_unreachable');
     profile();
     s.sandbox.injectFault({ status: 503, count: 3 });
     await expectError(['token'], 5, 'endpoint_failed', { ...isoEnv, CLAUDE_WIF_TIMEOUT_MS: '8000' });
+    s.sandbox.clearFaults();
   });
 
   it('6: non-https endpoint, unsafe cache file', async () => {

@@ -67,7 +67,7 @@ export async function runAgent(ctx: CommandContext, opts: AgentCommandOptions, i
       }
     : undefined;
   if (!proxy && opts.proxySecretFile) throw new WifError('usage_error', '--proxy-secret-file only makes sense with --proxy <addr>');
-  if (proxy) ensurePrivateDir(dirname(proxy.secretFile));
+  if (proxy) ensurePrivateDir(dirname(proxy.secretFile), 'the directory of --proxy-secret-file');
   // Health answers carry no secret, and kubelet probes come from the pod's IP: any address is allowed.
   const health = opts.health ? parseListen(opts.health, { flag: '--health', defaultHost: '0.0.0.0', loopbackOnly: false, cwd: ctx.io.cwd }) : undefined;
 

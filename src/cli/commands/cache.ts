@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
-import { readCredentials, type CachedToken } from '../../cache/file-store.js';
+import { ownDocumentOrAbsent, readCredentials, type CachedToken } from '../../cache/file-store.js';
 import { isTokenFile, locksDir, tokensDir } from '../../cache/layout.js';
 import { clearLedger, ledgerSummary } from '../../cache/ledger.js';
 import { listLocks } from '../../cache/lock.js';
@@ -145,12 +145,18 @@ export async function runCacheClear(ctx: CommandContext, opts: { all?: boolean; 
   const removed: string[] = [];
   const kept: string[] = [];
   const cacheDir = resolveCacheDir(ctx.io.env);
-  const removeStore = async (plan: Plan) => {
+  const removeStore = async (plan: Plan, keepGoing = false) => {
     const store = await openTokenStore(plan, ctx.deps);
     if (store.backend === 'keyring' && store.remove()) removed.push(store.location);
-    if (existsSync(plan.cache.path)) {
-      unlinkSync(plan.cache.path);
-      removed.push(plan.cache.path);
+    try {
+      // Only a credentials document is deleted: a key file named as credentials_path is refused (item 5).
+      if (ownDocumentOrAbsent(plan.cache.path)) {
+        unlinkSync(plan.cache.path);
+        removed.push(plan.cache.path);
+      }
+    } catch (err) {
+      if (!keepGoing || !(err instanceof WifError)) throw err;
+      kept.push(`${plan.cache.path} (${err.message})`);
     }
   };
   if (!opts.all) {
@@ -169,7 +175,7 @@ export async function runCacheClear(ctx: CommandContext, opts: { all?: boolean; 
         kept.push(`${p.plan.cache.path} (user_oauth profile "${p.name}": kept by another process)`);
         continue;
       }
-      await removeStore(p.plan);
+      await removeStore(p.plan, true);
     }
     for (const t of envTokens(cacheDir.value, 0)) {
       unlinkSync(t.location);

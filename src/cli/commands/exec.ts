@@ -42,8 +42,9 @@ export function commandArgv(input: Pick<Invocation, 'args' | 'passthrough'>): st
 
 /** The proxy session's memory store, falling back (read-only) to a token already in the plan's file cache. */
 async function proxySessionStore(plan: ReturnType<CommandContext['plan']>): Promise<import('../../cache/memory-store.js').MemoryStore> {
-  const [{ memoryStore }, { readCredentials }] = await Promise.all([import('../../cache/memory-store.js'), import('../../cache/file-store.js')]);
-  return memoryStore(plan.cache.backend === 'file' ? () => readCredentials(plan.cache.path) : undefined);
+  const [{ memoryStore }, { readPlanCredentials }] = await Promise.all([import('../../cache/memory-store.js'), import('../../cache/file-store.js')]);
+  // The plan's own reader: a CSI-mounted token.json (reached through the driver's ..data links) has its own rules.
+  return memoryStore(plan.cache.backend === 'file' ? () => readPlanCredentials(plan.cache) : undefined);
 }
 
 /**

@@ -35,6 +35,8 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
   for (const w of plan.warnings) ctx.log.warn(w);
   const log = daemonLogger(ctx);
   const deps = { ...ctx.deps, log };
+  // Refused before anything listens: a secret file only ever goes into a private directory (item 1).
+  if (opts.secretFile) ensurePrivateDir(dirname(resolvePath(ctx.io.cwd, opts.secretFile)), 'the directory of --secret-file');
   const stop = untilStopSignal(ctx);
   let secretFile: string | undefined;
   try {
@@ -51,7 +53,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
       secretFile = opts.secretFile
         ? resolvePath(ctx.io.cwd, opts.secretFile)
         : proxySecretPath(plan.cacheDir.value, tcp?.kind === 'tcp' ? tcp.port : ctx.io.proc.pid);
-      ensurePrivateDir(dirname(secretFile));
+      ensurePrivateDir(dirname(secretFile), 'the directory of --secret-file');
       writeFileAtomic(secretFile, `${secret}\n`, 0o600);
       const path = secretFile;
       ctx.io.proc.onExit(() => removeQuietly(path));
