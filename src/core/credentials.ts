@@ -199,15 +199,18 @@ async function exchangeAndStore(
   return token;
 }
 
+/** A CSI volume's token (the profile names claude_wif.mounted_credentials) is rewritten by the driver. */
+const MOUNTED_HINT = 'the Secrets Store CSI driver rewrites this volume when it re-Mounts it: check that the driver runs with --enable-secret-rotation and look for failed Mounts in the claude-wif csi-provider log on this node';
+
 function userOAuthToken(plan: Plan, deps: CoreDeps, minTtl: number): AccessToken {
   const c = readPlanCredentials(plan.cache);
   if (!c) {
     throw new WifError('credentials_expired', `the user_oauth profile "${plan.profile?.name}" has no token in ${plan.cache.path}`, {
-      hint: 'this profile is kept fresh by another process (claude-wif exec/agent, or the ant CLI); start it, or use a federation profile',
+      hint: plan.cache.mounted ? MOUNTED_HINT : 'this profile is kept fresh by another process (claude-wif exec/agent, or the ant CLI); start it, or use a federation profile',
     });
   }
   const left = c.expiresAt === null ? Infinity : c.expiresAt - nowSeconds(deps.clock);
   throw new WifError('credentials_expired', `the token in ${plan.cache.path} ${left > 0 ? `has only ${Math.floor(left)}s left (needs more than ${minTtl}s)` : 'has expired'} and a user_oauth profile cannot be refreshed by claude-wif`, {
-    hint: 'whoever writes this file (claude-wif exec/agent, the ant CLI) must be running and refreshing it',
+    hint: plan.cache.mounted ? MOUNTED_HINT : 'whoever writes this file (claude-wif exec/agent, the ant CLI) must be running and refreshing it',
   });
 }

@@ -9,6 +9,7 @@ import { CSIDriver } from 'kubernetes-models/storage.k8s.io/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { Pod, ServiceAccount } from 'kubernetes-models/v1';
 import { buildProgram } from '../../src/cli/main.js';
+import { CSI_ERROR_CODES } from '../../src/csi/errors.js';
 import { DEFAULT_CSI_AUDIENCE, DRIVER_KEYS, parseMountParams } from '../../src/csi/params.js';
 import { PROVIDER_NAME } from '../../src/csi/provider.js';
 import { DEFAULT_PROVIDERS_DIR, DEFAULT_SOCKET } from '../../src/csi/server.js';
@@ -141,5 +142,11 @@ describe('deploy/', () => {
         expect(c.command.slice(0, 3)).toEqual(['claude-wif', 'exec', '--']);
       }
     }
+  });
+
+  it('the README lists every Mount error code with its meaning', () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## At fleet scale'), readme.indexOf('## Audit'));
+    for (const [code, meaning] of Object.entries(CSI_ERROR_CODES)) expect(section).toContain(`| \`${code}\` | ${meaning} |`);
   });
 });

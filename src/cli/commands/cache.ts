@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../context.js';
-import { ownDocumentOrAbsent, readCredentials, type CachedToken } from '../../cache/file-store.js';
+import { ownDocumentOrAbsent, readCredentials, readPlanCredentials, type CachedToken } from '../../cache/file-store.js';
 import { isTokenFile, locksDir, tokensDir } from '../../cache/layout.js';
 import { clearLedger, ledgerSummary } from '../../cache/ledger.js';
 import { listLocks } from '../../cache/lock.js';
@@ -72,7 +72,7 @@ async function profileTokens(ctx: CommandContext, plans: ProfilePlan[], now: num
     out.push(readEntry(p.name, store, now));
     // A keyring profile may still have a file from before (or from the SDKs): list it too.
     if (store.backend === 'keyring' && existsSync(p.plan.cache.path)) {
-      out.push(readEntry(p.name, { backend: 'file', location: p.plan.cache.path, read: () => readCredentials(p.plan!.cache.path) }, now));
+      out.push(readEntry(p.name, { backend: 'file', location: p.plan.cache.path, read: () => readPlanCredentials(p.plan!.cache) }, now));
     }
   }
   return out;
