@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../config/paths.js';
@@ -36,7 +36,7 @@ export interface Sidecar {
   credentialsPath: string;
   /** ANTHROPIC_CONFIG_DIR and ANTHROPIC_PROFILE for the child. */
   env: EnvAssignment[];
-  /** Atomically replaces the credentials file (temp file + rename; readers see old or new). */
+  /** Writes the credentials file: created by the first call (before the child runs), then replaced atomically (temp file + rename; readers see old or new). */
   write(token: AccessToken): void;
   /** Removes the directory; idempotent, never throws. */
   remove(): void;
@@ -141,8 +141,11 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
     mkdirSync(credentials, { mode: 0o700 });
     const configPath = join(configs, `${opts.profile}.json`);
     const credentialsPath = join(credentials, `${opts.profile}.json`);
-    // Not durable (no fsync): the directory never outlives this process; see writeFileAtomic.
-    writeFileAtomic(configPath, `${JSON.stringify(SIDECAR_PROFILE, null, 2)}\n`, 0o600, { durable: false });
+    // The directory is new, private and not yet handed to anyone: its first files are written in
+    // place ('wx': created here, never an existing path). Later replacements are atomic (a temp
+    // file renamed over), and none is fsynced: the directory never outlives this process.
+    writeFileSync(configPath, `${JSON.stringify(SIDECAR_PROFILE, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+    let written = false;
     return {
       dir,
       profile: opts.profile,
@@ -154,7 +157,9 @@ export function createSidecar(opts: { profile: string; env: Env; baseDir?: strin
       ],
       write(token) {
         if (priv.removed) return;
-        writeFileAtomic(credentialsPath, credentialsJson(token), 0o600, { durable: false });
+        if (written) writeFileAtomic(credentialsPath, credentialsJson(token), 0o600, { durable: false });
+        else writeFileSync(credentialsPath, credentialsJson(token), { flag: 'wx', mode: 0o600 });
+        written = true;
       },
       remove,
       get removed() {
