@@ -141,7 +141,11 @@ describe('exit codes and error codes (ARCHITECTURE.md §3)', () => {
   beforeEach(() => {
     iso = tempHome();
     isoEnv = cleanEnv(iso.home);
-    return () => iso.cleanup();
+    return () => {
+      iso.cleanup();
+      // A fault a test injected and did not use up must not answer the next test's exchange.
+      s.sandbox.clearFaults();
+    };
   });
   const profile = (extra: Record<string, unknown> = {}, auth: Record<string, unknown> = {}) => {
     mkdirSync(join(iso.configDir, 'configs'), { recursive: true });
@@ -195,7 +199,9 @@ describe('exit codes and error codes (ARCHITECTURE.md §3)', () => {
     await expectError(['token'], 5, 'endpoint_unreachable');
     profile();
     s.sandbox.injectFault({ status: 503, count: 3 });
-    await expectError(['token'], 5, 'endpoint_failed', { ...isoEnv, CLAUDE_WIF_TIMEOUT_MS: '8000' });
+    // A deadline roomy enough for all three attempts on a loaded machine (8 s was not: the third
+    // attempt no longer fit, and its 503 then answered the next test's exchange).
+    await expectError(['token'], 5, 'endpoint_failed', { ...isoEnv, CLAUDE_WIF_TIMEOUT_MS: '30000' });
     s.sandbox.clearFaults();
   });
 
