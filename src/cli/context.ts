@@ -1,4 +1,4 @@
-import { resolvePlan, SHADOWING_VARS, type CacheBackend, type Plan, type ResolveInput } from '../core/resolve.js';
+import { resolvePlan, isShadowingWarning, type CacheBackend, type Plan, type ResolveInput } from '../core/resolve.js';
 import type { CoreDeps } from '../core/credentials.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { userAgent } from '../version.js';
@@ -72,8 +72,7 @@ export function makeContext(io: IO, global: GlobalOptions): CommandContext {
   };
 }
 
-/** "ANTHROPIC_API_KEY is set: …" and its siblings (core/resolve.ts). */
-export const isShadowingWarning = (w: string): boolean => SHADOWING_VARS.some((v) => w.startsWith(`${v} is set`));
+export { isShadowingWarning };
 
 /**
  * Warnings that belong with any command that uses credentials: shadowing variables and config

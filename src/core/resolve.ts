@@ -23,6 +23,9 @@ import { isKnownSource, unknownSourceError } from '../identity/names.js';
 /** Variables that outrank federation in every SDK and in Claude Code (spec §4–§5). */
 export const SHADOWING_VARS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;
 
+/** "ANTHROPIC_API_KEY is set: …" and its siblings among a plan's warnings. */
+export const isShadowingWarning = (w: string): boolean => SHADOWING_VARS.some((v) => w.startsWith(`${v} is set`));
+
 export interface ResolveInput {
   env: Env;
   cwd?: string;

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { basename } from 'node:path';
 import { readEnv, type Env } from '../../config/paths.js';
 import type { CoreDeps } from '../../core/credentials.js';
-import { SHADOWING_VARS, type Plan } from '../../core/resolve.js';
+import { isShadowingWarning, type Plan } from '../../core/resolve.js';
 import type { Target } from '../../output/credential-env.js';
 import { WifError } from '../../util/errors.js';
 import type { Writable } from '../../util/log.js';
@@ -50,8 +50,6 @@ export function chooseTarget(explicit: Target | undefined, file: string): Target
   if (explicit !== undefined) return explicit;
   return /^claude(\.exe)?$/i.test(basename(file)) ? 'claude-code' : 'sdk';
 }
-
-const isShadowingWarning = (w: string): boolean => SHADOWING_VARS.some((v) => w.startsWith(`${v} is set`));
 
 /** The plan's warnings worth saying for exec: the shadowing variables are removed from the child, so warning about them would be noise. */
 export function execWarnings(plan: Plan): string[] {
