@@ -51,6 +51,7 @@ export async function stormBench({ n = 50, delayMs = 0, minOkPercent = 100, time
     writeFileSync(join(configDir, 'configs', 'default.json'), JSON.stringify(sandbox.profile({ identityTokenPath: jwt })));
     const env = { PATH: process.env.PATH, HOME: home, CLAUDE_WIF_TIMEOUT_MS: String(timeoutMs), CLAUDE_WIF_HTTP_TIMEOUT_MS: String(httpTimeoutMs) };
     const t0 = process.hrtime.bigint();
+    const t0Wall = Date.now();
     const runs = await Promise.all(Array.from({ length: n }, () => run(bin, env)));
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     const ok = runs.filter((r) => r.code === 0 && /^sk-ant-oat01-\S+\n$/.test(r.out));
@@ -69,6 +70,7 @@ export async function stormBench({ n = 50, delayMs = 0, minOkPercent = 100, time
     const late = failed.filter((r) => r.ms > bound).length;
     const distinct = new Set(ok.map((r) => r.out)).size;
     const arrivals = sandbox.arrivals.length;
+    const firstArrival = sandbox.arrivals[0] ? sandbox.arrivals[0].at - t0Wall : undefined;
     const answers = sandbox.exchanges.length;
     const times = runs.map((r) => r.ms);
     const okPercent = (100 * ok.length) / n;
@@ -79,6 +81,7 @@ export async function stormBench({ n = 50, delayMs = 0, minOkPercent = 100, time
       n,
       delay_ms: delayMs,
       arrivals,
+      first_arrival_ms: firstArrival,
       answers,
       exchanges: answers,
       ok: ok.length,
@@ -89,7 +92,7 @@ export async function stormBench({ n = 50, delayMs = 0, minOkPercent = 100, time
       loadavg: { before: loadBefore, after: loadavg() },
       per_process: { median: median(times), p90: percentile(times, 90), max: Math.max(...times) },
       pass,
-      summary: `${n} concurrent cold invocations${delayMs ? ` (each answer ${delayMs} ms late; per-request timeout ${httpTimeoutMs} ms, deadline ${timeoutMs} ms)` : ''}: ${arrivals} arrival(s) of the assertion (target 1), ${answers} answer(s), ${ok.length} printed the token (${okPercent.toFixed(1)} %, target ≥ ${minOkPercent} %), ${failures} failure(s)${failText}, ${distinct} distinct token(s); wall ${fmt(wall)}, per process median ${fmt(median(times))}, p90 ${fmt(percentile(times, 90))}, max ${fmt(Math.max(...times))}; load average ${loadBefore} before, ${loadavg()} after`,
+      summary: `${n} concurrent cold invocations${delayMs ? ` (each answer ${delayMs} ms late; per-request timeout ${httpTimeoutMs} ms, deadline ${timeoutMs} ms)` : ''}: ${arrivals} arrival(s) of the assertion (target 1)${firstArrival !== undefined ? `, the first ${fmt(firstArrival)} after the start` : ''}, ${answers} answer(s), ${ok.length} printed the token (${okPercent.toFixed(1)} %, target ≥ ${minOkPercent} %), ${failures} failure(s)${failText}, ${distinct} distinct token(s); wall ${fmt(wall)}, per process median ${fmt(median(times))}, p90 ${fmt(percentile(times, 90))}, max ${fmt(Math.max(...times))}; load average ${loadBefore} before, ${loadavg()} after`,
     };
   } finally {
     await sandbox.close();
