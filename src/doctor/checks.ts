@@ -1,10 +1,10 @@
-import { existsSync, lstatSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { checkSecretFile, ownDocumentOrAbsent } from '../cache/file-store.js';
 import { dirIssue, fileIssue, refuse, type TrustIssue } from '../util/trust.js';
 import { CACHE_SUBDIRS } from '../cache/layout.js';
 import { ledgerEntry } from '../cache/ledger.js';
-import { listLocks } from '../cache/lock.js';
+import { cacheUnwritable, listLocks } from '../cache/lock.js';
 import { isFresh } from '../cache/policy.js';
 import { openTokenStore } from '../cache/store.js';
 import { readEnv, resolveConfigDir, type Env } from '../config/paths.js';
@@ -288,6 +288,19 @@ export async function checkCache(plan: Plan, deps: CoreDeps): Promise<CheckResul
       }
     } catch {
       /* absent */
+    }
+  }
+  // What `token` would refuse as cache_unwritable (item 9): the cache directory (or, before it
+  // exists, the nearest existing parent) must be writable for the lock and the single-use ledger.
+  let probe = dir;
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  try {
+    accessSync(probe, fsConstants.W_OK);
+  } catch (err) {
+    const e = cacheUnwritable(err, dir);
+    if (e) {
+      out.push({ id: 'cache_dir', title: 'Cache directory', status: 'fail', detail: e.message, fix: e.hint, code: 'cache_unwritable', exit: 6 });
+      return out;
     }
   }
   const stale = listLocks(dir, deps.clock.now()).filter((l) => !l.held).length;

@@ -380,6 +380,10 @@ describe('item 9: a cache directory that cannot be written', () => {
       expect(cached.stdout).toBe(first.stdout);
       const forced = await cli(['token', '--force-refresh'], { CLAUDE_WIF_CACHE_DIR: dir });
       expectRefused(forced, 'cache_unwritable', /read-only/);
+      const d = await cli(['doctor', '--json', '--offline'], { CLAUDE_WIF_CACHE_DIR: dir });
+      const check = (JSON.parse(d.stdout) as { checks: Array<{ id: string; status: string; code?: string; fix?: string }> }).checks.find((c) => c.id === 'cache_dir');
+      expect(check).toMatchObject({ status: 'fail', code: 'cache_unwritable' });
+      expect(check!.fix).toMatch(/CLAUDE_WIF_CACHE_DIR/);
     });
   });
 
