@@ -4,8 +4,8 @@ import { DEFAULT_AUDIENCE } from '../protocol.js';
 
 /**
  * What `configure` asks and accepts for each identity source: the option keys stored under
- * "claude_wif": {"identity": {…}} (ARCHITECTURE.md §3, issue 4's table), their flags and prompts.
- * The list of sources itself comes from the identity registry, so a source added there is offered
+ * "claude_wif": {"identity": {…}} (the README's configure table), their flags and prompts.
+ * The list of sources itself comes from identity/names.ts, so a source added there is offered
  * by `configure`, `doctor` and the completions without a change here; its options can always be
  * given with --identity-option key=value, and a line here adds a dedicated flag and prompt.
  */

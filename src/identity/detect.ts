@@ -65,7 +65,7 @@ const yes = (v: string | undefined) => v !== undefined && /^(true|1|yes)$/i.test
  * Auto-detection, in this documented order, from unambiguous local signals only: environment
  * variables, well-known files and the VM's DMI vendor strings. No network is touched while a
  * local signal decides; only when none does, a short metadata-server probe runs last
- * (cloud-metadata.ts). Explicit Anthropic configuration comes first, then CI systems (a CI job
+ * (metadata-probe.ts, run by the cloud-metadata source). Explicit Anthropic configuration comes first, then CI systems (a CI job
  * may run on a cloud VM: the job identity is the specific one), then workload platforms, then
  * the VM's own cloud identity, then the pod's default service-account token (its audience is
  * the API server, the weakest signal).

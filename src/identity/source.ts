@@ -40,8 +40,9 @@ export interface IdentitySource {
 
 /**
  * The registry. Each source is one file, imported only when used, so the hot path (a fresh
- * cached token) never loads any of them. A new platform is one file plus one line here (and its
- * name in names.ts, which this table is type-checked against).
+ * cached token) never loads any of them. A new platform is one file plus one line here, its name
+ * in names.ts and what it reads in material.ts (both type-checked against each other);
+ * docs/architecture.md lists every step.
  */
 export const SOURCES: Record<SourceName | 'cloud-metadata', () => Promise<{ default: IdentitySource }>> = {
   file: () => import('./file.js'),

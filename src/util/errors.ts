@@ -1,6 +1,6 @@
 import { redact, redactDeep } from './redact.js';
 
-/** Process exit codes: the stable contract of ARCHITECTURE.md §3. */
+/** Process exit codes: a stable contract (the README's exit-code table). */
 export const EXIT = {
   OK: 0,
   INTERNAL: 1,
