@@ -52,7 +52,16 @@ export async function stormBench({ n = 50, delayMs = 0, minOkPercent = 100, time
     const env = { PATH: process.env.PATH, HOME: home, CLAUDE_WIF_TIMEOUT_MS: String(timeoutMs), CLAUDE_WIF_HTTP_TIMEOUT_MS: String(httpTimeoutMs) };
     const t0 = process.hrtime.bigint();
     const t0Wall = Date.now();
-    const runs = await Promise.all(Array.from({ length: n }, () => run(bin, env)));
+    // spawn() is synchronous: 200 of them in one tick kept this process (which is also the token
+    // endpoint) from reading any request for up to 50 s on a loaded machine, so the holder's answer
+    // never came in time. A turn of the event loop between spawns lets the endpoint work, as a
+    // real endpoint on another machine would.
+    const pending = [];
+    for (let i = 0; i < n; i++) {
+      pending.push(run(bin, env));
+      await new Promise((r) => setImmediate(r));
+    }
+    const runs = await Promise.all(pending);
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     const ok = runs.filter((r) => r.code === 0 && /^sk-ant-oat01-\S+\n$/.test(r.out));
     const failed = runs.filter((r) => !ok.includes(r));
