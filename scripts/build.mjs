@@ -53,9 +53,24 @@ await build({
   sourcemap: false,
   banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
 });
+// prom-client for the agent's and proxy's /metrics only: src/audit/prom.ts is dist/metrics-prom.mjs,
+// external to dist/cli.mjs for the same reason (~70 KB that no other command needs).
+const promExternal = {
+  name: 'prom-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/prom\.js$/ }, (args) => (/[\\/]src[\\/]audit$/.test(args.resolveDir) ? { path: './metrics-prom.mjs', external: true } : undefined));
+  },
+};
 await build({
   ...common,
-  plugins: [csiGrpcExternal],
+  entryPoints: ['src/audit/prom.ts'],
+  outfile: 'dist/metrics-prom.mjs',
+  sourcemap: false,
+  banner: { js: "import{createRequire as __cwifCR}from'node:module';const require=__cwifCR(import.meta.url);" },
+});
+await build({
+  ...common,
+  plugins: [csiGrpcExternal, promExternal],
   entryPoints: ['src/cli/full.ts'],
   outfile: 'dist/cli.mjs',
   // Some bundled CommonJS dependencies call require(); give the ESM bundle one.

@@ -188,6 +188,8 @@ export interface TokenToStore {
   organizationId?: string | undefined;
   workspaceId?: string | undefined;
   source?: string | undefined;
+  /** The identity JWT's subject (for `exec --otel-identity` when the token comes from the cache). */
+  subject?: string | undefined;
 }
 
 /**
@@ -208,6 +210,6 @@ export function writeCredentials(path: string, t: TokenToStore): void {
   if (t.organizationId) doc['organization_uuid'] = t.organizationId;
   if (t.workspaceId) doc['workspace_id'] = t.workspaceId;
   else delete doc['workspace_id'];
-  doc[OWN] = { key: t.key, obtained_at: t.obtainedAt, obtained_at_ms: t.obtainedAtMs, ...(t.source ? { source: t.source } : {}) };
+  doc[OWN] = { key: t.key, obtained_at: t.obtainedAt, obtained_at_ms: t.obtainedAtMs, ...(t.source ? { source: t.source } : {}), ...(t.subject ? { subject: t.subject } : {}) };
   writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
 }

@@ -50,6 +50,8 @@ export function buildProgram(io: IO, setExit: (code: number) => void, passthroug
         passthrough,
         given: new Set(Object.keys(opts).filter((k) => cmd.getOptionValueSource(k) === 'cli')),
       };
+      // The audit trail names the command that exchanged (token, env, exec, agent, proxy, …).
+      ctx.deps.component = cmd.name();
       try {
         setExit(await (await load())(ctx, opts as never, input));
       } catch (err) {
@@ -103,6 +105,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void, passthroug
     .option('--allow-nested', 'allow running inside another `claude-wif exec`')
     .option('--isolate', 'Linux: run the child under bubblewrap in its own namespaces, with profiles, token caches, identity files, other users\' files and the parent\'s /proc out of sight and no network but the proxy (implies --mode proxy); refuses to run when isolation is unavailable')
     .option('--isolate-share-net', 'with --isolate: keep the host network (the child can then reach metadata servers and the token endpoint itself)')
+    .option('--otel-identity', 'add the federated identity (service account, rule, subject) to the child\'s OTEL_RESOURCE_ATTRIBUTES (also CLAUDE_WIF_OTEL_IDENTITY=1, profile claude_wif.otel_identity)')
     .option('--pass-env <name>', 'let the child keep this identity variable (e.g. ACTIONS_ID_TOKEN_REQUEST_TOKEN for a step that needs OIDC for another cloud); repeatable; every identity variable is removed otherwise', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addOption(minTtlOption('the first token must be valid for at least this long'))
     .option('--proxy-socket <path>', 'for --mode proxy: also listen on this unix socket (CLAUDE_WIF_PROXY_SOCKET in the child, for curl --unix-socket)')
@@ -114,6 +117,7 @@ export function buildProgram(io: IO, setExit: (code: number) => void, passthroug
     .option('--listen <addr>', 'host:port on 127.0.0.1/[::1] (port 0 = any free port) or unix:/path; repeatable (default 127.0.0.1:0)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--secret-file <path>', 'write the session secret here (0600, removed on exit); default <cache dir>/proxy/proxy-<port>.secret')
     .option('--print-secret', 'put the session secret in the startup JSON on stdout instead of a file')
+    .option('--health <addr>', 'serve /livez, /readyz and Prometheus /metrics here (host:port, default host 0.0.0.0)')
     .addHelpText('after', '\nstdout: one JSON line {"url", "socket", "upstream", "profile", "secret_file", "pid"} once listening.\nClients: ANTHROPIC_BASE_URL=<url> ANTHROPIC_AUTH_TOKEN="$(cat <secret_file>)"\n')
     .action(action(async () => (await import('./commands/proxy.js')).runProxy as Runner));
 

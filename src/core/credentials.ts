@@ -11,12 +11,15 @@ import type { Logger } from '../util/log.js';
 import { describeAge } from '../util/jwt.js';
 import type { Plan } from './resolve.js';
 import type { Reservation } from '../cache/ledger.js';
+import type { ExchangeTrace } from '../audit/trail.js';
 
 export interface CoreDeps {
   env: Env;
   clock: Clock;
   log: Logger;
   userAgent: string;
+  /** Which command or component is asking (the audit trail's `component`): token, env, exec, agent, proxy, … */
+  component?: string | undefined;
 }
 
 export interface GetTokenOptions {
@@ -95,7 +98,18 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   try {
     const again = refreshedSinceStart();
     if (again) return again;
-    return await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl, store);
+    // The audit trail (src/audit/trail.ts): one event per exchange, success or failure.
+    const trace: ExchangeTrace = {};
+    const audit = async (token: AccessToken | undefined, err?: unknown) => (await import('../audit/trail.js')).recordPlanExchange(plan, deps, trace, started, token, err);
+    try {
+      const token = await exchangeAndStore(plan, deps, { requestMs, deadline: started + overallMs }, minTtl, store, trace);
+      await audit(token);
+      return token;
+    } catch (err) {
+      const e = unwritable(err);
+      await audit(undefined, e);
+      throw e;
+    }
   } catch (err) {
     throw unwritable(err);
   } finally {
@@ -109,6 +123,7 @@ async function exchangeAndStore(
   t: { requestMs: number; deadline: number },
   minTtl: number,
   store: Pick<TokenStore, 'location' | 'read' | 'write'> | undefined,
+  trace: ExchangeTrace,
 ): Promise<AccessToken> {
   const [{ obtainIdentity }, { exchangeToken, requireSecureEndpoint }, { writeCredentials }] = await Promise.all([
     import('./identity.js'),
@@ -118,6 +133,7 @@ async function exchangeAndStore(
   // Refused locally before anything is fetched or recorded: such a JWT never left the machine.
   requireSecureEndpoint(plan.baseUrl.value);
   let first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
+  trace.identity = first;
   // Each assertion's ledger entry, until its outcome is known.
   const pending = new Map<string, Reservation | undefined>([[first.jwt, first.reservation]]);
   const mintsOnDemand = first.mintsOnDemand;
@@ -152,6 +168,7 @@ async function exchangeAndStore(
           ? {
               nextAssertion: async () => {
                 first = await obtainIdentity(plan, deps, t.requestMs, t.deadline);
+                trace.identity = first;
                 pending.set(first.jwt, first.reservation);
                 return first.jwt;
               },
@@ -163,6 +180,7 @@ async function exchangeAndStore(
     // An assertion fetched but never handed to the endpoint (the deadline passed first) was not spent.
     for (const r of pending.values()) r?.release();
   }
+  trace.requestId = result.requestId;
   const nowMs = deps.clock.now();
   const now = Math.floor(nowMs / 1000);
   const token: AccessToken = {
@@ -190,6 +208,7 @@ async function exchangeAndStore(
       organizationId: plan.organizationId?.value,
       workspaceId: plan.workspaceId?.value,
       source: plan.identity?.source.value,
+      subject: trace.identity?.claims.sub,
     });
   } catch (err) {
     if (err instanceof WifError) throw err;

@@ -3,6 +3,7 @@ import type { Env } from '../config/paths.js';
 import { timeouts } from '../core/credentials.js';
 import { DEFAULT_BASE_URL } from '../protocol.js';
 import { exchangeToken, type ExchangeRequest, type ExchangeResult } from '../exchange/token-endpoint.js';
+import { recordExchange } from '../audit/trail.js';
 import { credentialsJson, SIDECAR_PROFILE } from '../run/sidecar.js';
 import { PICKUP_WINDOW_SECONDS, refreshSchedule } from '../run/rotator.js';
 import type { Clock } from '../util/clock.js';
@@ -123,6 +124,19 @@ export function createProvider(opts: ProviderOptions): Provider {
   const exchangeFor = async (p: MountParams, claims: PreflightResult, key: string, assertion: string, previous: Entry | undefined): Promise<Entry> => {
     const { requestMs, overallMs } = timeouts(opts.env);
     const started = clock.now();
+    // The audit trail (src/audit/trail.ts): one event per exchange, with the pod it was for.
+    const audit = (outcome: 'success' | 'failure', r?: ExchangeResult, err?: unknown): void => {
+      const e = err as { code?: string; details?: Record<string, unknown> } | undefined;
+      recordExchange(
+        {
+          component: 'csi-provider', startedMs: started, endedMs: clock.now(), outcome, error: e ? { code: e.code, details: e.details } : undefined,
+          identitySource: 'csi-driver', claims, organizationId: p.organizationId, federationRuleId: p.federationRuleId, serviceAccountId: p.serviceAccountId,
+          workspaceId: p.workspaceId, baseUrl: p.baseUrl, requestId: r?.requestId, expiresAt: r?.expiresAt,
+          context: { pod_namespace: p.pod.namespace ?? null, pod_name: p.pod.name ?? null, pod_uid: p.pod.uid, service_account: p.serviceAccountName ?? null },
+        },
+        { env: opts.env, log },
+      );
+    };
     const singleUse = claims.jti !== undefined;
     let reached = false;
     const result = await exchange(
@@ -146,6 +160,7 @@ export function createProvider(opts: ProviderOptions): Provider {
         },
       },
     ).catch((err: unknown) => {
+      audit('failure', undefined, err);
       const e = toMountError(err);
       if (singleUse && reached) {
         spent.set(assertion, { error: e, exp: claims.exp });
@@ -153,6 +168,7 @@ export function createProvider(opts: ProviderOptions): Provider {
       }
       throw e;
     });
+    audit('success', result);
     stats.exchanges++;
     const nowMs = clock.now();
     const entry: Entry = {

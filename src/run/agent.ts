@@ -10,6 +10,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../util/fsx.js';
 import { requireNotSymlink, requireTrustedDir } from '../util/trust.js';
 import { describeAge } from '../util/jwt.js';
 import { startKeeper, type TokenKeeper } from './keeper.js';
+import type { Metrics } from '../audit/metrics.js';
 import { describeListen, hostForUrl, type ListenAddress } from './listen.js';
 import { newProxySecret, startProxy, type RunningProxy } from './injecting-proxy.js';
 import { FIRST_TOKEN_MIN_TTL_SECONDS, PICKUP_WINDOW_SECONDS, refreshSchedule, retryDelaySeconds, type Scheduler, realScheduler } from './rotator.js';
@@ -225,6 +226,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let proxy: RunningProxy | undefined;
   let health: Server | undefined;
   let healthUrl: string | undefined;
+  let metrics: Metrics | undefined;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
@@ -240,11 +242,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // abandoned, not awaited: its result is never written (`stopped`), and files are only ever
     // replaced whole, so there is nothing to wait for.
     if (opts.proxy) removeFile(opts.proxy.secretFile);
+    metrics?.close();
   };
 
   try {
     if (opts.health) {
-      health = createServer((req, res) => healthHandler(req, res, status));
+      // Prometheus /metrics on the same listener (prom-client loads only here).
+      metrics = await (await import('../audit/metrics.js')).startMetrics({ tokens: () => sinks.map((s) => ({ profile: s.spec.name, expiresAt: s.keeper?.current().expiresAt ?? null })), now: () => deps.clock.now() });
+      health = createServer((req, res) => healthHandler(req, res, status, metrics));
       healthUrl = await listenHealth(health, opts.health);
     }
     if (opts.proxy) {
@@ -258,6 +263,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         clock: deps.clock,
         log,
         env: deps.env,
+        ...(metrics ? { onResponse: metrics.observeProxied } : {}),
       });
       writeFileAtomic(opts.proxy.secretFile, `${secret}\n`, 0o600);
     }
@@ -339,7 +345,7 @@ function removeFile(path: string): void {
   }
 }
 
-function healthHandler(req: IncomingMessage, res: ServerResponse, status: () => { ready: boolean; alive: boolean; sinks: SinkStatus[] }): void {
+function healthHandler(req: IncomingMessage, res: ServerResponse, status: () => { ready: boolean; alive: boolean; sinks: SinkStatus[] }, metrics?: Metrics): void {
   const path = (req.url ?? '/').split('?')[0];
   const send = (code: number, body: unknown): void => {
     const text = `${JSON.stringify(body)}\n`;
@@ -347,14 +353,15 @@ function healthHandler(req: IncomingMessage, res: ServerResponse, status: () => 
     res.end(req.method === 'HEAD' ? undefined : text);
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'use GET' });
+  if (path === '/metrics' && metrics) return metrics.serve(req, res);
   const s = status();
   if (path === '/livez' || path === '/healthz') return send(s.alive ? 200 : 503, { status: s.alive ? 'alive' : 'stuck', sinks: s.sinks });
   if (path === '/readyz') return send(s.ready ? 200 : 503, { status: s.ready ? 'ready' : 'not ready', sinks: s.sinks });
   if (path === '/') return send(200, { ready: s.ready, alive: s.alive, sinks: s.sinks });
-  send(404, { error: 'not found: use /livez, /readyz or /' });
+  send(404, { error: 'not found: use /livez, /readyz, /metrics or /' });
 }
 
-async function listenHealth(server: Server, a: ListenAddress): Promise<string> {
+export async function listenHealth(server: Server, a: ListenAddress): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new WifError('usage_error', `cannot listen on ${describeListen(a)} for --health: ${err.code ?? err.message}`, { hint: 'pick a free port' })),

@@ -93,6 +93,8 @@ export interface ProxyOptions {
   /** For HTTPS_PROXY / NO_PROXY toward an https upstream. */
   env?: Env;
   replayLimit?: number;
+  /** Called with each response's status and the client's x-claude-code-agent-id (the metrics). */
+  onResponse?: ((status: number, agentId: string | string[] | undefined) => void) | undefined;
   /** Test hook: which TCP peers count as local. */
   allowPeer?: (address: string | undefined) => boolean;
 }
@@ -164,6 +166,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const observe = opts.onResponse;
+    if (observe) res.once('finish', () => observe(res.statusCode, req.headers['x-claude-code-agent-id']));
     const tcp = req.socket.remoteAddress !== undefined;
     if (tcp && !allowPeer(req.socket.remoteAddress)) {
       return refuse(req, res, `connections from ${req.socket.remoteAddress} are not accepted; only loopback clients (127.0.0.1, ::1) may use this proxy`);

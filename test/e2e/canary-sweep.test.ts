@@ -93,7 +93,9 @@ describe('secret canary sweep', () => {
       const app = await appServicePeer(mint, AZ_HEADER);
       peers.push(gh, app);
 
-      const env: Record<string, string> = { ...w.env, ...noCloud(dead), TMPDIR: tmp, ANTHROPIC_API_KEY: API_KEY };
+      // The audit trail (issue 14) is on for every run: its file is swept with the rest of HOME.
+      const auditLog = join(home, 'audit', 'exchanges.jsonl');
+      const env: Record<string, string> = { ...w.env, ...noCloud(dead), TMPDIR: tmp, ANTHROPIC_API_KEY: API_KEY, CLAUDE_WIF_AUDIT_LOG: auditLog };
       const ghEnv = { ...env, ACTIONS_ID_TOKEN_REQUEST_URL: gh.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: GH_REQUEST };
       const appEnv = { ...env, IDENTITY_ENDPOINT: app.endpoint, IDENTITY_HEADER: AZ_HEADER };
 
@@ -375,6 +377,8 @@ setInterval(() => {}, 1000);`;
         await clientProbes(info.proxy.url, secret, 'agent proxy');
         const ready = await fetch(`${info.health}/readyz`);
         outputs.push({ cmd: 'agent', path: 'health /readyz', code: ready.status, expect: 200, stdout: await ready.text(), stderr: '', stdoutLegit: false });
+        const metrics = await fetch(`${info.health}/metrics`);
+        outputs.push({ cmd: 'agent', path: 'health /metrics', code: metrics.status, expect: 200, stdout: await metrics.text(), stderr: '', stdoutLegit: false });
         argvTree('agent', s.pid);
         snapshot('agent running');
         s.child.kill('SIGTERM');
@@ -384,6 +388,19 @@ setInterval(() => {}, 1000);`;
       await cli('cache', 'list --json (end)', ['cache', 'list', '--json'], env, { expect: 0 });
       await cli('cache', 'clear --all --json', ['cache', 'clear', '--all', '--json'], env, { expect: 0 });
       snapshot('end');
+      {
+        // Every exchanging command left its events in the audit log (swept above as a file, and here as output).
+        const text = readFileSync(auditLog, 'utf8');
+        outputs.push({ cmd: 'audit log', path: 'exchanges.jsonl', code: 0, expect: 0, stdout: text, stderr: '', stdoutLegit: false });
+        const events = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { component: string; request_id: string | null });
+        const ids = new Set(events.map((e) => e.request_id));
+        // Every exchange the token endpoint answered has its event (commands served from the cache make none).
+        // (doctor's reachability probe is a GET with no credential: no exchange.)
+        for (const x of w.sandbox.exchanges) if (x.method === 'POST' && !ids.has(x.request_id)) problems.push(`the audit log has no event for exchange ${x.request_id}`);
+        const components = new Set(events.map((e) => e.component));
+        for (const c of ['token', 'exec']) if (!components.has(c)) problems.push(`the audit log has no event from ${c}`);
+        if ((statSync(auditLog).mode & 0o777) !== 0o600) problems.push('the audit log is not 0600');
+      }
 
       // ── positive controls: leaks planted on purpose must be found (the sweep can see) ──
       const controls: Output[] = [];

@@ -21,6 +21,7 @@ export interface ExecOptions {
   isolate?: boolean;
   /** --isolate-share-net: keep the host network under --isolate. */
   isolateShareNet?: boolean;
+  otelIdentity?: boolean;
 }
 
 /**
@@ -86,6 +87,7 @@ export async function runExec(ctx: CommandContext, opts: ExecOptions, input: Inv
     proxySocket: opts.proxySocket,
     passEnv: opts.passEnv ?? [],
     isolate: opts.isolate ? { network: opts.isolateShareNet ? 'host' : 'none' } : undefined,
+    otelIdentity: (await import('../../audit/otel.js')).otelIdentityWanted(opts.otelIdentity, ctx.io.env, plan),
     cwd: ctx.io.cwd,
     stderr: ctx.io.stderr,
     signals: ctx.io.proc.signals,

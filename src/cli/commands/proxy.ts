@@ -14,6 +14,7 @@ export interface ProxyCommandOptions {
   listen?: string[];
   secretFile?: string;
   printSecret?: boolean;
+  health?: string;
 }
 
 /**
@@ -30,6 +31,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
   if (opts.secretFile && opts.printSecret) {
     throw new WifError('usage_error', '--secret-file and --print-secret are alternatives: the secret goes to a file or to stdout, not both');
   }
+  const healthAt = opts.health ? parseListen(opts.health, { flag: '--health', defaultHost: '0.0.0.0', loopbackOnly: false, cwd: ctx.io.cwd }) : undefined;
   const listen = (opts.listen?.length ? opts.listen : ['127.0.0.1:0']).map((v) => parseListen(v, { flag: '--listen', defaultHost: '127.0.0.1', loopbackOnly: true, cwd: ctx.io.cwd }));
   const plan = ctx.plan();
   for (const w of plan.warnings) ctx.log.warn(w);
@@ -40,11 +42,23 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
   const stop = untilStopSignal(ctx);
   let secretFile: string | undefined;
   try {
-    const token = await getAccessToken(plan, { minTtl: MIN_REQUEST_TTL_SECONDS * 2 }, deps);
+    // --health: liveness, readiness (a token with more than 30 s left) and Prometheus /metrics,
+    // listening before the first exchange so that the metrics count it.
+    let keeperRef: ReturnType<typeof startKeeper> | undefined;
+    const health = healthAt ? await (await import('../../audit/health.js')).startProxyHealth(healthAt, { keeper: () => keeperRef, profile: plan.profile?.name ?? '(environment)', clock: ctx.io.clock }) : undefined;
+    let token;
+    try {
+      token = await getAccessToken(plan, { minTtl: MIN_REQUEST_TTL_SECONDS * 2 }, deps);
+    } catch (err) {
+      await health?.close();
+      throw err;
+    }
     const keeper = startKeeper({ initial: token, fetch: (o) => getAccessToken(plan, o, deps), clock: ctx.io.clock, log });
+    keeperRef = keeper;
     const secret = newProxySecret();
-    const proxy = await startProxy({ upstream: plan.baseUrl.value, secret, tokens: () => keeper, listen, clock: ctx.io.clock, log, env: ctx.io.env }).catch((err: unknown) => {
+    const proxy = await startProxy({ upstream: plan.baseUrl.value, secret, tokens: () => keeper, listen, clock: ctx.io.clock, log, env: ctx.io.env, ...(health ? { onResponse: health.metrics.observeProxied } : {}) }).catch(async (err: unknown) => {
       keeper.stop();
+      await health?.close();
       throw err;
     });
     const tcp = proxy.addresses.find((a) => a.kind === 'tcp');
@@ -64,6 +78,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
       upstream: plan.baseUrl.value,
       profile: plan.profile?.name ?? null,
       secret_file: secretFile ?? null,
+      ...(health ? { health: health.url } : {}),
       ...(opts.printSecret ? { secret } : {}),
       pid: ctx.io.proc.pid,
     };
@@ -72,7 +87,7 @@ export async function runProxy(ctx: CommandContext, opts: ProxyCommandOptions): 
     const s = await stop.signal;
     log.info(`proxy: ${s}: stopping`);
     keeper.stop();
-    await proxy.close(5_000);
+    await Promise.all([proxy.close(5_000), health?.close()]);
     exitSoon(ctx, 0);
     return 0;
   } finally {

@@ -76,6 +76,8 @@ export interface ExecRequest {
   passEnv: readonly string[];
   /** --isolate (proxy mode): bubblewrap around the child (run/isolation.ts); network 'none' unless --isolate-share-net. */
   isolate?: { network: 'none' | 'host' } | undefined;
+  /** --otel-identity: add the federated identity to the child's OTEL_RESOURCE_ATTRIBUTES. */
+  otelIdentity?: boolean | undefined;
   cwd: string;
   /** Where the note about starting a shell goes. */
   stderr: Writable;
@@ -95,6 +97,9 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
   const iso = r.isolate ? await import('../isolation.js') : undefined;
   const sandbox = iso ? iso.requireIsolation(iso.probeIsolation(env)) : undefined;
   const strategy = r.strategy;
+  // The subject for OTEL_RESOURCE_ATTRIBUTES: from this process's exchange, else the cache's note.
+  let subject: string | undefined;
+  const stopWatching = r.otelIdentity ? (await import('../../audit/trail.js')).onExchange((e) => (subject = e.sub ?? subject)) : undefined;
   const firstTtl = strategy.firstTokenTtl(r.minTtl);
   const token = firstTtl === undefined ? undefined : await r.tokens({ minTtl: firstTtl });
   const profileName = plan.profile?.name ?? 'env';
@@ -132,7 +137,12 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     const material = identityMaterial({ env, identity: plan.identity ? { source: plan.identity.source.value, options: plan.identity.options } : undefined, pass: r.passEnv });
     if (material.passed.length) deps.log.debug(`--pass-env: the child keeps identity material ${material.passed.join(', ')}`);
     // Without bubblewrap Claude Code refuses to start with scrubbing on: an inherited 1 is turned off too.
-    const modeVars = scrub.disable ? [...mode.env, { name: SUBPROCESS_SCRUB_VAR, value: '0' }] : mode.env;
+    let modeVars = scrub.disable ? [...mode.env, { name: SUBPROCESS_SCRUB_VAR, value: '0' }] : mode.env;
+    if (r.otelIdentity) {
+      const otel = await import('../../audit/otel.js');
+      stopWatching?.();
+      modeVars = [...modeVars, { name: 'OTEL_RESOURCE_ATTRIBUTES', value: otel.otelResourceAttributes(env['OTEL_RESOURCE_ATTRIBUTES'], plan, subject ?? otel.cachedSubject(plan)) }];
+    }
     const envPlan = childEnvPlan(env, { mode: modeVars, baseUrl: mode.baseUrl, marker: profileName, scrub: scrub.scrub, identity: material.vars });
     const childEnv = buildChildEnv(env, envPlan);
     if (sandbox) {
@@ -168,6 +178,7 @@ export async function runExecSession(r: ExecRequest): Promise<ChildResult> {
     mode.childExited?.(result);
     return result;
   } finally {
+    stopWatching?.();
     await mode?.close();
     privateDir?.remove();
     forwarder.dispose();
