@@ -54,6 +54,8 @@ export function startExec(argv: string[], env: NodeJS.ProcessEnv, host: HotExecH
   const hit = hotCacheHit(args, env, firstTtl, execWarnings);
   if (hit === undefined) return false;
   const { plan } = hit;
+  // exec --otel-identity's other spellings (the variable, the profile setting): the full CLI's job.
+  if (readEnv(env, 'CLAUDE_WIF_OTEL_IDENTITY') !== undefined || plan.profile?.file.own['otel_identity'] === true) return false;
   const command = childCommand(args.child, env);
   // parseHotArgs accepted only sdk or claude-code.
   const target = chooseTarget(args.target as Target | undefined, command.file);
