@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -71,30 +72,35 @@ export const TIMEWARP = fileURLToPath(new URL('../e2e/exec-fixtures/timewarp.mjs
 export const PROFILE = 'clients';
 const GITHUB_REQUEST_TOKEN = 'gh-request-token-test-clients-0001';
 
-/** A PATH like this one minus bubblewrap: every other program stays reachable (a host without bwrap, faithfully). */
-export function pathWithoutBwrap(root: string, path = process.env['PATH'] ?? ''): string {
-  const dir = join(root, 'no-bwrap-bin');
-  if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true });
-    const seen = new Set<string>(['bwrap']);
-    for (const d of path.split(delimiter)) {
-      let names: string[];
+let noBwrapDir: string | undefined;
+/**
+ * A PATH like this one minus bubblewrap: every other program stays reachable (a host without bwrap,
+ * faithfully). One symlink farm per test process, made once (a dozen worlds start at once, and
+ * thousands of synchronous symlinks each would starve the peers served from this process).
+ */
+export function pathWithoutBwrap(path = process.env['PATH'] ?? ''): string {
+  if (noBwrapDir) return noBwrapDir;
+  const dir = mkdtempSync(join(tmpdir(), 'claude-wif-clients-no-bwrap-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const seen = new Set<string>(['bwrap']);
+  for (const d of path.split(delimiter)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (seen.has(n)) continue;
+      seen.add(n);
       try {
-        names = readdirSync(d);
+        symlinkSync(join(d, n), join(dir, n));
       } catch {
-        continue;
-      }
-      for (const n of names) {
-        if (seen.has(n)) continue;
-        seen.add(n);
-        try {
-          symlinkSync(join(d, n), join(dir, n));
-        } catch {
-          /* a name that cannot be linked is skipped */
-        }
+        /* a name that cannot be linked is skipped */
       }
     }
   }
+  noBwrapDir = dir;
   return dir;
 }
 
@@ -138,14 +144,15 @@ export async function startClientWorld(opts: { warp?: number; bwrap?: boolean } 
     : // A loaded 2-core machine starts node slowly: the command gets a minute, not the default 10 s.
       { source: 'command', command: [process.execPath, mint], timeout_ms: 60_000 };
   writeFileSync(join(home.configDir, 'configs', `${PROFILE}.json`), JSON.stringify({ ...sandbox.profile(), claude_wif: { identity } }, null, 2), { mode: 0o600 });
-  const PATH = opts.bwrap ? (process.env['PATH'] ?? '') : `${pathWithoutBwrap(home.home)}`;
+  const PATH = opts.bwrap ? (process.env['PATH'] ?? '') : pathWithoutBwrap();
   const quiet = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' };
   // Warped timers fire K times sooner: claude-wif's request deadlines get K times more warped time,
   // so in real time they are what production has.
   const warp =
     K === 1
       ? {}
-      : { NODE_OPTIONS: `--import=${pathToFileURL(TIMEWARP).href}`, WIF_TIMEWARP_FACTOR: String(K), WIF_TIMEWARP_T0: String(t0), CLAUDE_WIF_HTTP_TIMEOUT_MS: String(10_000 * K), CLAUDE_WIF_TIMEOUT_MS: String(30_000 * K) };
+      : // 30 s of real time per request: the peers run in this (busy) test process on a loaded machine.
+        { NODE_OPTIONS: `--import=${pathToFileURL(TIMEWARP).href}`, WIF_TIMEWARP_FACTOR: String(K), WIF_TIMEWARP_T0: String(t0), CLAUDE_WIF_HTTP_TIMEOUT_MS: String(30_000 * K), CLAUDE_WIF_TIMEOUT_MS: String(60_000 * K) };
   const gh = github ? { ACTIONS_ID_TOKEN_REQUEST_URL: github.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: GITHUB_REQUEST_TOKEN } : {};
   const env = cleanEnv(home.home, { PATH, TMPDIR: tmp, NO_COLOR: '1', ANTHROPIC_PROFILE: PROFILE, ANTHROPIC_API_KEY: STALE_API_KEY, ...quiet, ...warp, ...gh });
   const consumerEnv = cleanEnv(home.home, { PATH, TMPDIR: tmp, NO_COLOR: '1', ...quiet, ...warp });
@@ -230,14 +237,23 @@ const killGroup = (r: Running) => {
   }
 };
 
+const copied = new Set<string>();
+
 /** An SDK client (TypeScript or Python) that calls Messages every `everyMs` for `runForMs`. */
 export async function runSdkClient(client: 'ts-sdk' | 'python-sdk', m: Manifest, launch: Launch, env: Record<string, string>, o: { runForMs: number; everyMs: number; timeoutMs: number }): Promise<Summary & { stderr: string }> {
   const c = m.clients[client];
   let argv: string[];
   if (client === 'ts-sdk') {
     // Run from inside the installed package's prefix, so `import '@anthropic-ai/sdk'` finds it.
-    const script = join(c.dir!, 'claude-wif-sdk-client.mjs');
-    copyFileSync(join(ROOT, 'test', 'e2e', 'exec-fixtures', 'sdk-child.mjs'), script);
+    // One copy per test process, made before any run: concurrent runs rewriting one file let a
+    // starting node read it truncated (an empty script that exits 0 and prints nothing).
+    const script = join(c.dir!, `claude-wif-sdk-client-${process.pid}.mjs`);
+    if (!copied.has(script)) {
+      copyFileSync(join(ROOT, 'test', 'e2e', 'exec-fixtures', 'sdk-child.mjs'), `${script}.tmp`);
+      renameSync(`${script}.tmp`, script);
+      copied.add(script);
+      process.on('exit', () => rmSync(script, { force: true }));
+    }
     argv = [process.execPath, script];
   } else {
     argv = [c.path!, join(FIXTURES, 'py_client.py')];
