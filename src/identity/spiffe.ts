@@ -74,8 +74,11 @@ const spiffe: IdentitySource = {
         throw new WifError(err.kind === 'timeout' ? 'endpoint_timeout' : 'endpoint_unreachable', `spiffe: the Workload API at ${address}: ${err.message}`, { hint: AGENT_FIX, details: { source: 'spiffe' } });
       }
       if (err instanceof GrpcStatusError) {
-        const unavailable = err.code === 14 || err.code === 4;
-        throw new WifError(unavailable ? 'endpoint_unreachable' : 'identity_unavailable', `spiffe: FetchJWTSVID on ${address} failed: ${err.message}`, {
+        // DEADLINE_EXCEEDED is the call's own deadline (the grpc-timeout we send) noticed by the
+        // agent before our timer: the same timeout either way (under load the agent's status won
+        // the race, and the fault matrix saw endpoint_unreachable for a hang).
+        const code = err.code === 4 ? 'endpoint_timeout' : err.code === 14 ? 'endpoint_unreachable' : 'identity_unavailable';
+        throw new WifError(code, `spiffe: FetchJWTSVID on ${address} failed: ${err.message}`, {
           hint: err.code === 7
             ? 'the agent has no identity for this workload: register it (e.g. `spire-server entry create` with selectors matching this process)'
             : AGENT_FIX,
