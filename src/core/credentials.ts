@@ -7,6 +7,7 @@ import { cachedToken, type AccessToken } from './cache-hit.js';
 import type { Clock } from '../util/clock.js';
 import { nowSeconds } from '../util/clock.js';
 import { WifError } from '../util/errors.js';
+import { requireTrustedDir } from '../util/trust.js';
 import type { Logger } from '../util/log.js';
 import { describeAge } from '../util/jwt.js';
 import type { Plan } from './resolve.js';
@@ -62,6 +63,13 @@ export async function getAccessToken(plan: Plan, opts: GetTokenOptions, deps: Co
   }
   if (plan.kind === 'user_oauth') return userOAuthToken(plan, deps, minTtl);
 
+  // The cache directory holds the lock and the single-use ledger: whoever owns or can write it
+  // could fake either. Checked here, on a miss only (the hot path never writes there).
+  try {
+    requireTrustedDir(plan.cacheDir.value, 'the cache directory');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   const { acquireLock, cacheUnwritable } = await import('../cache/lock.js');
   const unwritable = (err: unknown) => cacheUnwritable(err, plan.cacheDir.value) ?? err;
   const { requestMs, overallMs } = timeouts(deps.env);

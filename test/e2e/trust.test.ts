@@ -323,6 +323,16 @@ describe('item 7: an identity JWT file owned by another user', () => {
   });
 });
 
+describe('the cache directory (locks, ledger)', () => {
+  it('a world-writable cache directory is refused before an exchange (exit 6); its mode is left alone', async () => {
+    mkdirSync(w.cacheDir);
+    chmodSync(w.cacheDir, 0o777);
+    expectRefused(await cli(['token']), 'insecure_file', /cache directory .* writable by other users/);
+    expect(mode(w.cacheDir)).toBe(0o777);
+    await doctorReports('cache_dir', 'insecure_file');
+  });
+});
+
 describe('item 9: a cache directory that cannot be written', () => {
   const mountable = (() => {
     if (!isRoot) return false;
