@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { BIN, ROOT } from '../helpers/cli.js';
@@ -80,7 +80,10 @@ let noBwrapDir: string | undefined;
  */
 export function pathWithoutBwrap(path = process.env['PATH'] ?? ''): string {
   if (noBwrapDir) return noBwrapDir;
-  const dir = mkdtempSync(join(tmpdir(), 'claude-wif-clients-no-bwrap-'));
+  // Inside the runner's work directory, which it removes when done (vitest may end a worker
+  // without running its exit handlers); the handler covers a run without the runner.
+  const manifestPath = process.env['WIF_CLIENTS_MANIFEST'];
+  const dir = mkdtempSync(join(manifestPath ? dirname(manifestPath) : tmpdir(), 'claude-wif-clients-no-bwrap-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const seen = new Set<string>(['bwrap']);
   for (const d of path.split(delimiter)) {
@@ -244,15 +247,18 @@ export async function runSdkClient(client: 'ts-sdk' | 'python-sdk', m: Manifest,
   const c = m.clients[client];
   let argv: string[];
   if (client === 'ts-sdk') {
-    // Run from inside the installed package's prefix, so `import '@anthropic-ai/sdk'` finds it.
-    // One copy per test process, made before any run: concurrent runs rewriting one file let a
-    // starting node read it truncated (an empty script that exits 0 and prints nothing).
-    const script = join(c.dir!, `claude-wif-sdk-client-${process.pid}.mjs`);
+    // Run from inside the installed package's prefix, so `import '@anthropic-ai/sdk'` finds it:
+    // part of the cached install, replaced atomically (tmp + rename) and only when it differs —
+    // concurrent runs rewriting one file in place let a starting node read it truncated.
+    const script = join(c.dir!, 'claude-wif-sdk-client.mjs');
     if (!copied.has(script)) {
-      copyFileSync(join(ROOT, 'test', 'e2e', 'exec-fixtures', 'sdk-child.mjs'), `${script}.tmp`);
-      renameSync(`${script}.tmp`, script);
+      const want = readFileSync(join(ROOT, 'test', 'e2e', 'exec-fixtures', 'sdk-child.mjs'), 'utf8');
+      const have = existsSync(script) ? readFileSync(script, 'utf8') : undefined;
+      if (have !== want) {
+        writeFileSync(`${script}.${process.pid}.tmp`, want);
+        renameSync(`${script}.${process.pid}.tmp`, script);
+      }
       copied.add(script);
-      process.on('exit', () => rmSync(script, { force: true }));
     }
     argv = [process.execPath, script];
   } else {
