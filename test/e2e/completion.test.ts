@@ -116,13 +116,18 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
   });
 
   it('every option that takes a value completes what that command accepts', async () => {
-    for (const c of await cases()) {
-      const got = complete(['claude-wif', ...c.words, '']);
+    // One bash for every case (each Tab still runs the binary): cheaper on a loaded machine.
+    const all = await cases();
+    const prog = `source ${JSON.stringify(script('bash'))}
+${all.map((c) => `COMP_WORDS=(claude-wif ${[...c.words, ''].map((w) => `'${w}'`).join(' ')}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _claude_wif; printf '%s\\n' "\${COMPREPLY[@]}"; echo '@@END@@'`).join('\n')}`;
+    const out = execFileSync('bash', ['--norc', '--noprofile', '-c', prog], { env, encoding: 'utf8', cwd: h.home }).split('@@END@@\n');
+    all.forEach((c, i) => {
+      const got = out[i]!.split('\n').filter(Boolean);
       if ('values' in c.expect) expect(got, c.words.join(' ')).toEqual(c.expect.values);
       else if ('files' in c.expect) expect(got, c.words.join(' ')).toContain('token-file.jwt');
       else expect(got, c.words.join(' ')).toEqual([]);
-    }
-  });
+    });
+  }, 180_000);
 
   it('completes the child command after `exec --`, then files', () => {
     expect(complete(['claude-wif', 'exec', '--', 'wifcomplete-ch'])).toEqual(['wifcomplete-child']);
@@ -153,13 +158,18 @@ describe.skipIf(noFish)(`fish${noFish ? ` — skipped: ${noFish}` : ''}`, () => 
   });
 
   it('every option that takes a value completes what that command accepts', async () => {
-    for (const c of await cases()) {
-      const got = complete(`claude-wif ${c.words.join(' ')} `);
+    const all = await cases();
+    const prog = `source ${script('fish')}\n${all.map((c) => `complete -C ${JSON.stringify(`claude-wif ${c.words.join(' ')} `)}; echo '@@END@@'`).join('\n')}`;
+    const r = spawnSync('fish', ['--no-config', '-c', prog], { env, encoding: 'utf8', cwd: h.home });
+    expect(r.stderr).toBe('');
+    const out = r.stdout.split('@@END@@\n');
+    all.forEach((c, i) => {
+      const got = out[i]!.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
       if ('values' in c.expect) expect(got.sort(), c.words.join(' ')).toEqual([...c.expect.values].sort());
       else if ('files' in c.expect) expect(got, c.words.join(' ')).toContain('token-file.jwt');
       else expect(got, c.words.join(' ')).toEqual([]);
-    }
-  });
+    });
+  }, 180_000);
 
   it('completes the child command after `exec --`', () => {
     expect(complete('claude-wif exec -- wifcomplete-ch')).toContain('wifcomplete-child');
@@ -172,30 +182,35 @@ describe.skipIf(noZshOnly)(`zsh${noZshOnly ? ` — skipped: ${noZshOnly}` : ''}`
    * Runs the script's function as compsys would call it, with words/CURRENT set, and zsh's own
    * completion helpers (_describe, _files, _command_names) standing in to print what they get.
    */
-  const complete = (words: string[]): string[] => {
+  const completeMany = (lines: string[][]): string[][] => {
     const prog = `
 _describe() { local -a arr; arr=("\${(@P)4}"); printf '%s\\n' "\${(@)arr%%:*}"; }
 _files() { print -- "FILES $*"; }
 _command_names() { print -- "COMMANDS"; }
 compdef() { :; }
 source ${JSON.stringify(script('zsh'))}
-words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=\${#words}
-_claude-wif
+${lines.map((words) => `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=\${#words}; _claude-wif; print -- '@@END@@'`).join('\n')}
 true`;
     const out = execFileSync('zsh', ['-f', '-c', prog], { env, encoding: 'utf8', cwd: h.home });
-    return out.split('\n').filter(Boolean).map((l) => l.replace(/\\:/g, ':'));
+    return out.split('@@END@@\n').map((chunk) => chunk.split('\n').filter(Boolean).map((l) => l.replace(/\\:/g, ':')));
   };
 
   it('every option that takes a value completes what that command accepts', async () => {
-    for (const c of await cases()) {
-      const got = complete(['claude-wif', ...c.words, '']);
-      if ('values' in c.expect) expect(got, c.words.join(' ')).toEqual(c.expect.values);
-      else if ('files' in c.expect) expect(got, c.words.join(' ')).toEqual(['FILES ']);
-      else expect(got, c.words.join(' ')).toEqual([]);
-    }
-    expect(complete(['claude-wif', 'exec', '--', 'nod'])).toEqual(['COMMANDS']);
-    expect(complete(['claude-wif', 'profiles', ''])).toEqual(['list', 'show', 'use']);
-  });
+    const all: Array<{ words: string[]; expect: Case['expect'] | { exact: string[] } }> = [
+      ...(await cases()).map((c) => ({ words: ['claude-wif', ...c.words, ''], expect: c.expect })),
+      { words: ['claude-wif', 'exec', '--', 'nod'], expect: { exact: ['COMMANDS'] } },
+      { words: ['claude-wif', 'profiles', ''], expect: { exact: ['list', 'show', 'use'] } },
+    ];
+    const out = completeMany(all.map((c) => c.words));
+    all.forEach((c, i) => {
+      const got = out[i]!;
+      const what = c.words.join(' ');
+      if ('exact' in c.expect) expect(got, what).toEqual(c.expect.exact);
+      else if ('values' in c.expect) expect(got, what).toEqual(c.expect.values);
+      else if ('files' in c.expect) expect(got, what).toEqual(['FILES ']);
+      else expect(got, what).toEqual([]);
+    });
+  }, 180_000);
 
   const noTmux = missingTool('tmux', 'zsh completion is driven on a pseudo-terminal');
   it.skipIf(noTmux)(`an interactive zsh completes on Tab${noTmux ? ` — skipped: ${noTmux}` : ''}`, async () => {
