@@ -15,20 +15,12 @@ import { defaultSandboxConfig } from '../../src/sandbox/config.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { createLogger } from '../../src/util/log.js';
 import { assertNoSecrets, BIN, ROOT } from '../helpers/cli.js';
+import { noSecondUser } from '../helpers/local-user.js';
 import { attributes, AUDIENCE, k8sRule, kubeletToken, pod, spcParams, writeVolume, type WireFile } from '../helpers/csi.js';
 import { cleanEnv } from '../helpers/env.js';
 import { FIXTURES } from './exec-helpers.js';
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const hasUseradd = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v useradd && command -v userdel'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const SKIP_REASON = !isRoot ? 'needs root to create a second local user (CI runs as root)' : !hasUseradd ? 'useradd/userdel not installed' : undefined;
+const SKIP_REASON = noSecondUser();
 
 // Time runs K times faster for the consumers, the provider and the sandbox (timewarp.mjs).
 const K = 10;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeIsolation } from '../../src/run/isolation.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { PROFILE, startWorld, type WifWorld } from './exec-helpers.js';
+import { noSecondUser } from '../helpers/local-user.js';
 
 // `exec --isolate` for an ordinary user (issue 12 item 3): bubblewrap without privileges (a user
 // namespace), and Claude Code's own bubblewrap nested inside it, which is what keeps its
@@ -12,17 +13,8 @@ import { PROFILE, startWorld, type WifWorld } from './exec-helpers.js';
 // `useradd -M`; skipped with the reason otherwise.
 
 const USER = `cwif${process.pid % 100000}`;
-const isRoot = process.getuid?.() === 0;
-const hasUseradd = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v useradd && command -v userdel'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const probe = probeIsolation(process.env);
-const skip = !isRoot ? 'needs root to create a second local user (useradd -M)' : !hasUseradd ? 'useradd/userdel are not installed' : !probe.ok ? probe.reason : undefined;
+const skip = noSecondUser() ?? (!probe.ok ? probe.reason : undefined);
 
 function chownTree(dir: string, uid: number, gid: number): void {
   chownSync(dir, uid, gid);

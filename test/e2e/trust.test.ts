@@ -14,19 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, runBin, type Ran } from '../helpers/cli.js';
+import { noSecondUser } from '../helpers/local-user.js';
 import { cleanEnv } from '../helpers/env.js';
 import { sandboxWithProfile, type SandboxSetup } from '../helpers/sandbox.js';
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const hasUseradd = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v useradd && command -v userdel'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const NO_NEIGHBOUR = !isRoot ? 'needs root to create a second local user (CI runs as root)' : !hasUseradd ? 'useradd/userdel not installed' : undefined;
+const NO_NEIGHBOUR = noSecondUser();
 const neighbourIt = NO_NEIGHBOUR ? it.skip : it;
 const withNeighbour = (name: string) => (NO_NEIGHBOUR ? `${name} (skipped: ${NO_NEIGHBOUR})` : name);
 
@@ -335,7 +327,7 @@ describe('the cache directory (locks, ledger)', () => {
 
 describe('item 9: a cache directory that cannot be written', () => {
   const mountable = (() => {
-    if (!isRoot) return false;
+    if (typeof process.getuid !== 'function' || process.getuid() !== 0) return false;
     const d = mkdtempSync(join(tmpdir(), 'claude-wif-mnt-probe-'));
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], { stdio: 'ignore' });
