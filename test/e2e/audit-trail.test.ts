@@ -58,9 +58,11 @@ describe('audit trail and metrics (built binary)', () => {
     const token = await runToEnd(['token'], env);
     expect(token.code, token.stderr).toBe(0);
     rmSync(cache, { force: true });
+    await w.rotate();
     const envRun = await runToEnd(['env'], env);
     expect(envRun.code, envRun.stderr).toBe(0);
     rmSync(cache, { force: true });
+    await w.rotate();
     const exec = await runToEnd(['exec', '--mode', 'token', '--', ...nodeChild('process.exit(0)')], env);
     expect(exec.code, exec.stderr).toBe(0);
     // Served from the cache: no exchange, no event.

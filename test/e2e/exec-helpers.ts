@@ -17,13 +17,18 @@ export interface WifWorld {
   env: Record<string, string>;
   /** Every JWT written to the identity file and every access token the sandbox issued. */
   secrets(): string[];
+  /** Writes a fresh JWT now: before a run that must exchange right after another one did. */
+  rotate(): Promise<void>;
+
   stop(): Promise<void>;
 }
 
 /**
  * The sandbox plus a temp HOME holding an SDK profile whose identity file is rewritten with a
- * fresh JWT every 200 ms (a Kubernetes-style projected token that rotates much faster than any
- * test exchanges), so single-use jti never blocks a refresh.
+ * fresh JWT every 50 ms (a Kubernetes-style projected token that rotates much faster than a
+ * long-running child refreshes), so single-use jti never blocks a refresh. Two claude-wif runs
+ * can still follow each other within that time on a quiet machine: a test whose second run must
+ * exchange calls rotate() first.
  */
 export async function startWorld(opts: { now?: () => number; tokenLifetime?: number; extraEnv?: Record<string, string> } = {}): Promise<WifWorld> {
   const sandbox = await startSandbox({ port: 0, ...(opts.now ? { now: opts.now } : {}) });
@@ -41,7 +46,7 @@ export async function startWorld(opts: { now?: () => number; tokenLifetime?: num
     writeFileAtomic(identityFile, `${jwt}\n`, 0o600);
   };
   await rotate();
-  const timer = setInterval(() => void rotate().catch(() => {}), 200);
+  const timer = setInterval(() => void rotate().catch(() => {}), 50);
   mkdirSync(join(home.configDir, 'configs'), { recursive: true, mode: 0o700 });
   writeFileSync(join(home.configDir, 'configs', `${PROFILE}.json`), JSON.stringify(sandbox.profile({ identityTokenPath: identityFile }), null, 2), { mode: 0o600 });
   const env = cleanEnv(home.home, { ANTHROPIC_PROFILE: PROFILE, NO_COLOR: '1', ...opts.extraEnv });
@@ -49,6 +54,7 @@ export async function startWorld(opts: { now?: () => number; tokenLifetime?: num
     sandbox,
     home,
     env,
+    rotate,
     secrets: () => [
       ...jwts,
       ...sandbox.exchanges.map((e) => (e.response as { access_token?: string } | undefined)?.access_token ?? '').filter(Boolean),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeIsolation } from '../../src/run/isolation.js';
 import { nodeChild, runToEnd, spawnBin, startWorld, type WifWorld } from './exec-helpers.js';
+import { ROOT } from '../helpers/cli.js';
 
 // `exec --isolate` end to end (issue 12 item 3): the built binary runs the child under bubblewrap.
 // Skipped, with the reason, where this machine cannot isolate (no bwrap, no user namespaces).
@@ -46,7 +47,9 @@ describe.skipIf(skip)(`exec --isolate${skip ? ` — skipped: ${skip}` : ''}`, ()
     expect(seen.pids.length).toBeLessThanOrEqual(4);
     expect(Math.max(...seen.pids)).toBeLessThan(100);
     // a private /tmp: the proxy socket's directory, and the test's HOME (which lives under /tmp) bound back
-    expect(seen.tmp.sort()).toEqual(['.claude-wif', w.home.home.split('/')[2]!].sort());
+    // (and the checkout, the child's working directory, when it too lives under /tmp)
+    const checkout = ROOT.startsWith('/tmp/') ? [ROOT.split('/')[2]!] : [];
+    expect(seen.tmp.sort()).toEqual([...new Set(['.claude-wif', w.home.home.split('/')[2]!, ...checkout])].sort());
   });
 
   it('a signal sent to the parent reaches the isolated child, and the parent ends the way the child did', async () => {

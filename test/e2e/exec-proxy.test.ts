@@ -51,6 +51,8 @@ describe('exec --mode proxy: what the child holds', () => {
     mkdirSync(bin, { recursive: true });
     const claude = join(bin, 'claude');
     writeFileSync(claude, `#!${process.execPath}\n${ENV_DUMP}`, { mode: 0o755 });
+    // A proxy session keeps its token in memory only, so each session exchanges a JWT of its own.
+    await w.rotate();
     const a = await runToEnd(['exec', '--mode', 'proxy', '--', claude], w.env);
     const env = lastJson<Record<string, string>>(a.stdout);
     expect(env['CLAUDE_CODE_OAUTH_TOKEN']).toBe(env['ANTHROPIC_AUTH_TOKEN']);
@@ -59,6 +61,7 @@ describe('exec --mode proxy: what the child holds', () => {
     const sock = join(w.home.home, 'proxy.sock');
     const curl = `curl -s -o /dev/null -w '%{http_code}' --unix-socket "$CLAUDE_WIF_PROXY_SOCKET" -H "Authorization: Bearer $ANTHROPIC_AUTH_TOKEN" -H 'anthropic-version: 2023-06-01' http://localhost/v1/models; echo " $CLAUDE_WIF_PROXY_SOCKET"`;
     const before = w.sandbox.apiCalls.length;
+    await w.rotate();
     const b = await runToEnd(['exec', '--mode', 'proxy', '--proxy-socket', sock, '--', 'sh', '-c', curl], w.env);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout.trim()).toBe(`200 ${sock}`);

@@ -6,6 +6,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync, lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const know = JSON.parse(process.argv[2] ?? '{}');
 const TOKEN = /sk-ant-oat01-[A-Za-z0-9_-]{8,}/g;
@@ -38,12 +39,17 @@ const walk = (p, depth) => {
     if (depth > 8 || p.includes('/node_modules')) return;
     let names = [];
     try { names = readdirSync(p); } catch { return; }
-    for (const n of names) walk(join(p, n), depth + 1);
+    for (const n of names) { const q = join(p, n); if (q !== harness) walk(q, depth + 1); }
   } else if (st.isFile() && st.size < 1 << 20) {
     try { const t = readFileSync(p, 'latin1'); report.files.read++; scan(t, report.files); } catch {}
   }
 };
-for (const r of roots) walk(r, 0);
+// The checkout these test programs run from is the child's own working directory (bound in by
+// --isolate like any project). It holds this test suite, whose sources carry fake token-shaped
+// strings; when the checkout lives under /tmp it would be scanned as if it were loot.
+const harness = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
+const scanRoot = (r) => { if (r === harness || r.startsWith(`${harness}/`)) return; walk(r, 0); };
+for (const r of roots) scanRoot(r);
 
 // 3. /proc: every process it can see, its parent's environ/cmdline, and the parent's memory.
 let pids = [];
