@@ -47,9 +47,10 @@ describe.skipIf(skip)(`exec --isolate${skip ? ` — skipped: ${skip}` : ''}`, ()
     expect(seen.pids.length).toBeLessThanOrEqual(4);
     expect(Math.max(...seen.pids)).toBeLessThan(100);
     // a private /tmp: the proxy socket's directory, and the test's HOME (which lives under /tmp) bound back
-    // (and the checkout, the child's working directory, when it too lives under /tmp)
-    const checkout = ROOT.startsWith('/tmp/') ? [ROOT.split('/')[2]!] : [];
-    expect(seen.tmp.sort()).toEqual([...new Set(['.claude-wif', w.home.home.split('/')[2]!, ...checkout])].sort());
+    // (and, when they too live under /tmp, the checkout — the child's working directory — and
+    // the PATH directories npm puts in front of PATH, which are bound back read-only)
+    const boundBack = [ROOT, ...(w.env['PATH'] ?? '').split(':')].filter((d) => d.startsWith('/tmp/')).map((d) => d.split('/')[2]!);
+    expect(seen.tmp.sort()).toEqual([...new Set(['.claude-wif', w.home.home.split('/')[2]!, ...boundBack])].sort());
   });
 
   it('a signal sent to the parent reaches the isolated child, and the parent ends the way the child did', async () => {
