@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { profilePath, readEnv, resolveConfigDir, type Env } from '../config/paths.js';
@@ -15,7 +15,6 @@ import { WifError } from '../util/errors.js';
 import { createLogger, type Writable } from '../util/log.js';
 import { redact } from '../util/redact.js';
 import { userAgent } from '../version.js';
-import { appendFileSync } from 'node:fs';
 import { addPath, commandMessage, exportEnvFile, getInput, getState, mask, saveState, setOutputs, type Runner } from './runner.js';
 
 /** What the action needs of its process: the runner's environment, streams, and where it runs from. */

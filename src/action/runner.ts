@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { Env } from '../config/paths.js';
 import { readEnv } from '../config/paths.js';
 import type { Writable } from '../util/log.js';
 import { WifError } from '../util/errors.js';
+import { githubFileCommandBlocks } from '../output/shells.js';
 
 /**
  * The GitHub Actions runner's side of a JavaScript action, as the runner implements it: inputs
@@ -31,19 +31,12 @@ function fileCommand(r: Runner, variable: 'GITHUB_ENV' | 'GITHUB_OUTPUT' | 'GITH
   return path;
 }
 
-/**
- * NAME<<DELIM blocks, the runner's format for outputs and state: with a fresh random delimiter
- * absent from the value, a value cannot end its block early and define another name.
- */
+/** Output and state names may hold hyphens (`expires-at`), unlike environment variable names. */
 function blocks(values: Record<string, string>): string {
-  let out = '';
-  for (const [name, value] of Object.entries(values)) {
+  for (const name of Object.keys(values)) {
     if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw new WifError('internal_error', `invalid output or state name ${JSON.stringify(name)}`);
-    let delimiter = `ghadelimiter_${randomUUID()}`;
-    while (value.includes(delimiter)) delimiter = `ghadelimiter_${randomUUID()}`;
-    out += `${name}<<${delimiter}\n${value}\n${delimiter}\n`;
   }
-  return out;
+  return githubFileCommandBlocks(Object.entries(values).map(([name, value]) => ({ name, value })));
 }
 
 export function setOutputs(r: Runner, values: Record<string, string>): void {

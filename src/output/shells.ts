@@ -272,6 +272,15 @@ export function renderGithubEnvFile(vars: EnvAssignment[], randomDelimiter: () =
     }
   }
 
+  return githubFileCommandBlocks(vars, randomDelimiter);
+}
+
+/**
+ * The runner's file-command format shared by GITHUB_ENV, GITHUB_OUTPUT and GITHUB_STATE:
+ * `NAME<<DELIM` blocks with a delimiter absent from the value; null becomes `NAME=`. Callers
+ * validate the names for their file.
+ */
+export function githubFileCommandBlocks(vars: EnvAssignment[], randomDelimiter: () => string = defaultDelimiter): string {
   let out = '';
   for (const { name, value } of vars) {
     if (value === null) {
